@@ -1,0 +1,126 @@
+// Where prompts come from: the argument, piped stdin (appended to the argument), --file (one per
+// line, "-" = stdin) or --jsonl. Reads stdin only when it is not a TTY, so it never blocks on one.
+import { readFileSync } from "node:fs";
+import { UsageError } from "../errors.js";
+
+export interface PromptItem {
+  prompt: string;
+  id?: string | number;
+  seed?: number;
+  maxTokens?: number;
+  system?: string;
+}
+
+export interface PromptSources {
+  args: string[];
+  file?: string;
+  jsonl?: string;
+}
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Decodes UTF-8 strictly so a bad byte is reported with its offset instead of silently replaced. */
+export function decodeUtf8(bytes: Buffer, source: string): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    let offset = 0;
+    // Find the first offending byte by growing the valid prefix.
+    const dec = new TextDecoder("utf-8", { fatal: true });
+    let lo = 0;
+    let hi = bytes.length;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      try {
+        dec.decode(bytes.subarray(0, mid), { stream: true });
+        lo = mid;
+      } catch {
+        hi = mid - 1;
+      }
+    }
+    offset = lo;
+    throw new UsageError(`${source}: invalid UTF-8 at byte ${offset}; save the text as UTF-8`);
+  }
+}
+
+function readText(file: string, stdin: () => Promise<Buffer>): Promise<string> | string {
+  if (file === "-") return stdin().then((b) => decodeUtf8(b, "stdin"));
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (err) {
+    throw new UsageError(`${file}: cannot read the prompt file (${(err as NodeJS.ErrnoException).code ?? err})`);
+  }
+  return decodeUtf8(bytes, file);
+}
+
+function parseJsonl(text: string, source: string, onBadLine: (message: string) => void): PromptItem[] {
+  const items: PromptItem[] = [];
+  text.split(/\r?\n/).forEach((line, i) => {
+    if (line.trim() === "") return;
+    const where = `${source}:${i + 1}`;
+    let obj: unknown;
+    try {
+      obj = JSON.parse(line);
+    } catch {
+      onBadLine(`${where}: not valid JSON; skipped`);
+      return;
+    }
+    const o = obj as Record<string, unknown>;
+    if (!o || typeof o !== "object" || typeof o.prompt !== "string") {
+      onBadLine(`${where}: needs an object with a "prompt" string; skipped`);
+      return;
+    }
+    const item: PromptItem = { prompt: o.prompt };
+    if (typeof o.id === "string" || typeof o.id === "number") item.id = o.id;
+    if (o.seed !== undefined) {
+      if (!Number.isInteger(o.seed) || (o.seed as number) < 0) return onBadLine(`${where}: "seed" must be a whole number ≥ 0; skipped`);
+      item.seed = o.seed as number;
+    }
+    if (o.max_tokens !== undefined) {
+      if (!Number.isInteger(o.max_tokens) || (o.max_tokens as number) < 1) return onBadLine(`${where}: "max_tokens" must be a whole number ≥ 1; skipped`);
+      item.maxTokens = o.max_tokens as number;
+    }
+    if (typeof o.system === "string") item.system = o.system;
+    items.push(item);
+  });
+  return items;
+}
+
+/**
+ * Collects the prompts to run. `onBadLine` receives per-line JSONL problems (the caller decides
+ * whether they are fatal, e.g. with --strict).
+ */
+export async function collectPrompts(src: PromptSources, onBadLine: (message: string) => void): Promise<PromptItem[]> {
+  const stdinIsPiped = !process.stdin.isTTY;
+  let stdinUsed = false;
+  const stdin = () => {
+    stdinUsed = true;
+    return readStdin();
+  };
+  if (src.file && src.jsonl) throw new UsageError("--file and --jsonl cannot be combined; pick one prompt source");
+  if ((src.file || src.jsonl) && src.args.length > 0) throw new UsageError("give prompts either as an argument or with --file/--jsonl, not both");
+  if (src.jsonl) return parseJsonl(await readText(src.jsonl, stdin), src.jsonl === "-" ? "stdin" : src.jsonl, onBadLine);
+  if (src.file) {
+    const text = await readText(src.file, stdin);
+    return text
+      .split(/\r?\n/)
+      .filter((l) => l.trim() !== "")
+      .map((prompt) => ({ prompt }));
+  }
+  let prompt = src.args.join(" ");
+  if (stdinIsPiped && !stdinUsed) {
+    const piped = decodeUtf8(await stdin(), "stdin");
+    if (piped.trim() !== "") prompt = prompt ? `${prompt}\n${piped.replace(/\s+$/, "")}` : piped.replace(/\s+$/, "");
+  }
+  if (prompt.trim() === "") {
+    throw new UsageError(
+      src.args.length > 0 || stdinIsPiped ? "prompt is empty; give some text" : 'no prompt; give one as an argument (entropix generate "text"), with --file, or on stdin',
+    );
+  }
+  return [{ prompt }];
+}

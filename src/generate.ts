@@ -1,0 +1,252 @@
+// The generation loop: prefill, then per token: metrics → sampler → feed back, until a stop.
+// It only orchestrates; metrics and the sampler are pure modules, output is the consumer's job.
+import type { Model } from "./model/model.js";
+import { ContextFull, type StepOutput } from "./model/sequence.js";
+import { StreamingDecoder } from "./model/tokenizer.js";
+import { RuntimeFailure, UsageError } from "./errors.js";
+import { QUADRANTS, type Quadrant, type SamplerName, type SamplerSettings, type StepMetrics, type ThresholdProfile } from "./types.js";
+import type { GenerationEvent, StopReason, SummaryEvent, TokenEvent } from "./events.js";
+import { logitMetrics } from "./metrics/logits.js";
+import { attentionMetricsForLayers, createAttentionScratch } from "./metrics/attention.js";
+import { createSampler } from "./sampler/samplers.js";
+import { BASE_SETTINGS, REFERENCE_PROFILE } from "./sampler/thresholds.js";
+import { randomSeed } from "./sampler/rng.js";
+
+export type AttentionLayers = "last" | "all";
+
+export interface GenerateOptions {
+  sampler?: SamplerName;
+  maxTokens?: number;
+  seed?: number;
+  ignoreEos?: boolean;
+  thresholds?: ThresholdProfile;
+  /** Base temperature / top-k / top-p / min-p (Entropix's T0, K0, P0, M0; the plain sampler's settings). */
+  settings?: Partial<SamplerSettings>;
+  clarifyText?: string;
+  clarifyEvery?: number;
+  attentionLayers?: AttentionLayers;
+  stop?: string[];
+  /** Prompt ids to use as they are (chat templates, tests); `prompt` is ignored when given. */
+  promptIds?: number[];
+  signal?: AbortSignal;
+}
+
+export const DEFAULT_MAX_TOKENS = 128;
+export const DEFAULT_CLARIFY_TEXT = " ...";
+export const DEFAULT_CLARIFY_EVERY = 64;
+
+function stepMetrics(out: StepOutput, layers: AttentionLayers, scratch: ReturnType<typeof createAttentionScratch> | null): StepMetrics {
+  const lm = logitMetrics(out.logits);
+  if (!out.scores || !scratch) {
+    return { entropy: lm.entropy, varentropy: lm.varentropy, attnEntropy: null, attnVarentropy: null, agreement: null, interactionStrength: null };
+  }
+  const chosen = layers === "all" ? out.scores : out.scores.slice(-1);
+  const am = attentionMetricsForLayers(chosen, scratch);
+  return { entropy: lm.entropy, varentropy: lm.varentropy, ...am };
+}
+
+/** Holds back text that might be the start of a stop string, so a stop string is never printed. */
+class StopMatcher {
+  private held: TokenEvent[] = [];
+  private heldText = "";
+  constructor(private readonly stops: string[]) {}
+
+  /** Returns the events that are safe to release, and whether a stop string was hit. */
+  push(event: TokenEvent): { release: TokenEvent[]; stopped: boolean } {
+    if (this.stops.length === 0) return { release: [event], stopped: false };
+    this.held.push(event);
+    this.heldText += event.text;
+    for (const s of this.stops) {
+      const at = this.heldText.indexOf(s);
+      if (at >= 0) return { release: this.cut(at), stopped: true };
+    }
+    // Keep only the shortest tail that could still grow into a stop string.
+    let keepFrom = this.heldText.length;
+    for (const s of this.stops) {
+      for (let k = Math.min(s.length - 1, this.heldText.length); k > 0; k--) {
+        if (this.heldText.endsWith(s.slice(0, k))) {
+          keepFrom = Math.min(keepFrom, this.heldText.length - k);
+          break;
+        }
+      }
+    }
+    return { release: this.releaseBefore(keepFrom), stopped: false };
+  }
+
+  flush(): TokenEvent[] {
+    const out = this.held;
+    this.held = [];
+    this.heldText = "";
+    return out;
+  }
+
+  /** Events whose text lies entirely before `offset` in the held text. */
+  private releaseBefore(offset: number): TokenEvent[] {
+    const out: TokenEvent[] = [];
+    let pos = 0;
+    while (this.held.length > 0 && pos + this.held[0].text.length <= offset) {
+      const e = this.held.shift()!;
+      pos += e.text.length;
+      out.push(e);
+    }
+    this.heldText = this.heldText.slice(pos);
+    return out;
+  }
+
+  /** Releases everything up to `offset`, truncating the event that straddles it. */
+  private cut(offset: number): TokenEvent[] {
+    const out: TokenEvent[] = [];
+    let pos = 0;
+    for (const e of this.held) {
+      if (pos >= offset) break;
+      const room = offset - pos;
+      out.push(e.text.length <= room ? e : { ...e, text: e.text.slice(0, room) });
+      pos += e.text.length;
+    }
+    this.held = [];
+    this.heldText = "";
+    return out;
+  }
+}
+
+/**
+ * Generates from `prompt` and yields token events as they are chosen, notices, and a final summary.
+ * Interrupt with `options.signal`: the loop ends after the current token and still yields the summary.
+ */
+export async function* generate(model: Model, prompt: string, options: GenerateOptions = {}): AsyncGenerator<GenerationEvent> {
+  const samplerName = options.sampler ?? "entropix";
+  const maxTokens = options.maxTokens ?? DEFAULT_MAX_TOKENS;
+  const seed = options.seed ?? randomSeed();
+  const promptIds = options.promptIds ?? model.tokenizer.encode(prompt);
+  if (promptIds.length === 0) throw new UsageError("prompt is empty after tokenization; give some text");
+  const ctx = model.facts.contextLength;
+  if (ctx !== null && promptIds.length >= ctx) {
+    throw new UsageError(`prompt is ${promptIds.length} tokens but the model's context is ${ctx}; shorten it`);
+  }
+  const clarifyIds = model.tokenizer.encode(options.clarifyText ?? DEFAULT_CLARIFY_TEXT, false);
+  const layers = options.attentionLayers ?? "last";
+  const scratch = model.facts.attentionSource === "taps" ? createAttentionScratch() : null;
+  if (!scratch) {
+    yield { type: "notice", message: `attention metrics unavailable (${model.facts.attentionNote}); the sampler uses logit metrics only` };
+  }
+  const eos = new Set(options.ignoreEos ? [] : model.facts.eosIds);
+  const decoder = new StreamingDecoder(model.tokenizer, promptIds);
+  const stops = new StopMatcher(options.stop ?? []);
+  const quadrants = Object.fromEntries(QUADRANTS.map((q) => [q, 0])) as Record<Quadrant, number>;
+  const seq = model.newSequence();
+  let text = "";
+  let generated = 0;
+  let entropySum = 0;
+  let stopReason: StopReason = "max_tokens";
+  let decodeSteps = 0;
+
+  const t0 = performance.now();
+  let out = (await seq.prefill([promptIds]))[0];
+  const prefillMs = performance.now() - t0;
+  const sampler = createSampler({
+    name: samplerName,
+    base: { ...BASE_SETTINGS, ...options.settings },
+    profile: options.thresholds ?? REFERENCE_PROFILE,
+    seed,
+    clarifyIds,
+    clarifyEvery: options.clarifyEvery ?? DEFAULT_CLARIFY_EVERY,
+    // The logits row may be wider than config.json's vocabulary (padded embeddings).
+    vocabSize: out.logits.length,
+  });
+  const tDecode = performance.now();
+
+  const emit = function* (events: TokenEvent[]) {
+    for (const e of events) {
+      text += e.text;
+      yield e;
+    }
+  };
+
+  loop: while (generated < maxTokens) {
+      if (options.signal?.aborted) {
+        stopReason = "interrupted";
+        break;
+      }
+      const metrics = stepMetrics(out, layers, scratch);
+      if (!Number.isFinite(metrics.entropy) || !Number.isFinite(metrics.varentropy)) {
+        throw new RuntimeFailure(`the model produced non-finite logits at step ${generated} (NaN or infinity); the model file may be broken`);
+      }
+      const choice = sampler.next(out.logits, metrics);
+      for (const id of choice.ids) {
+        if (generated >= maxTokens) break loop;
+        if (eos.has(id)) {
+          stopReason = "eos";
+          break loop;
+        }
+        const event: TokenEvent = {
+          type: "token",
+          index: generated,
+          id,
+          text: decoder.push(id),
+          quadrant: choice.quadrant,
+          entropy: metrics.entropy,
+          varentropy: metrics.varentropy,
+          attn_entropy: metrics.attnEntropy,
+          attn_varentropy: metrics.attnVarentropy,
+          agreement: metrics.agreement,
+          interaction_strength: metrics.interactionStrength,
+          temperature: choice.settings.temperature,
+          top_k: choice.settings.topK,
+          top_p: choice.settings.topP,
+          min_p: choice.settings.minP,
+          sampler: samplerName,
+        };
+        generated++;
+        quadrants[choice.quadrant]++;
+        entropySum += metrics.entropy;
+        const { release, stopped } = stops.push(event);
+        yield* emit(release);
+        if (stopped) {
+          stopReason = "stop_string";
+          break loop;
+        }
+        if (generated >= maxTokens) break loop;
+        try {
+          out = (await seq.step([id]))[0];
+          decodeSteps++;
+        } catch (err) {
+          if (err instanceof ContextFull) {
+            stopReason = "context_full";
+            yield { type: "notice", message: `stopped: ${err.message}` };
+            break loop;
+          }
+          throw err;
+        }
+      }
+    }
+  if (stopReason !== "stop_string") {
+    // Release text held for stop matching and any bytes still waiting to form a character.
+    const held = stops.flush();
+    const tail = decoder.flush();
+    if (tail && held.length > 0) held[held.length - 1] = { ...held[held.length - 1], text: held[held.length - 1].text + tail };
+    yield* emit(held);
+    if (tail && held.length === 0) text += tail;
+  }
+  const decodeMs = performance.now() - tDecode;
+  const summary: SummaryEvent = {
+    type: "summary",
+    prompt_tokens: promptIds.length,
+    generated_tokens: generated,
+    quadrants,
+    prefill_ms: round(prefillMs),
+    prefill_tokens_per_s: round((promptIds.length * 1000) / Math.max(prefillMs, 1e-6)),
+    decode_tokens_per_s: round(decodeSteps > 0 ? (decodeSteps * 1000) / decodeMs : 0),
+    mean_entropy: generated > 0 ? round(entropySum / generated, 4) : null,
+    seed,
+    sampler: samplerName,
+    attention_source: scratch ? "taps" : "none",
+    stop_reason: stopReason,
+    text,
+  };
+  yield summary;
+}
+
+function round(x: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}

@@ -1,0 +1,6 @@
+// The library API. The CLI uses exactly these entry points.
+export { loadModel, type Model, type ModelFacts, type LoadOptions, type AttentionSource } from "./model/model.js";
+export { generate, type GenerateOptions, type AttentionLayers, DEFAULT_MAX_TOKENS } from "./generate.js";
+export type { GenerationEvent, TokenEvent, SummaryEvent, NoticeEvent, StopReason } from "./events.js";
+export type { Quadrant, SamplerName, SamplerSettings, StepMetrics, ThresholdProfile } from "./types.js";
+export { UsageError, ModelError, RuntimeFailure } from "./errors.js";

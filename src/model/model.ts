@@ -1,0 +1,142 @@
+// loadModel(dir): folder → tokenizer → (optional) attention taps → onnxruntime session → I/O plan.
+// A Model opens Sequences; a Sequence owns one KV cache and runs prefill/step.
+import * as ort from "onnxruntime-node";
+import { ModelError } from "../errors.js";
+import { readModelFolder, type FolderOptions, type ModelFolder } from "./folder.js";
+import { loadTokenizer, type Tokenizer } from "./tokenizer.js";
+import { planDecoderIO, type DecoderIO } from "./io.js";
+import { Sequence } from "./sequence.js";
+import { ensureTappedModel } from "../onnx/patch-cache.js";
+
+export type AttentionSource = "taps" | "none";
+
+export interface LoadOptions extends FolderOptions {
+  /** onnxruntime intra-op threads (default: onnxruntime's choice). */
+  threads?: number;
+  /** Set false to run the unpatched file (no attention metrics). Default true. */
+  taps?: boolean;
+  /** Where patched copies go when the model folder is read-only. */
+  cacheDir?: string;
+  /** Called with a short message when a slow stage (patching) starts. */
+  onProgress?: (message: string) => void;
+}
+
+export interface ModelFacts {
+  dir: string;
+  architecture: string;
+  layers: number;
+  heads: number | null;
+  kvHeads: number;
+  headDim: number;
+  vocabSize: number;
+  contextLength: number | null;
+  onnxFile: string;
+  dtype: string;
+  attentionSource: AttentionSource;
+  attentionNote: string;
+  bosId: number | null;
+  eosIds: number[];
+}
+
+export interface Model {
+  readonly facts: ModelFacts;
+  readonly tokenizer: Tokenizer;
+  readonly io: DecoderIO;
+  /** Milliseconds spent in loadModel. */
+  readonly loadMs: number;
+  /** Starts an empty sequence with its own KV cache. */
+  newSequence(): Sequence;
+  /** The session, for benchmarks that want the bare loop. */
+  readonly session: ort.InferenceSession;
+  close(): Promise<void>;
+}
+
+function firstLine(err: unknown): string {
+  return String((err as Error)?.message ?? err).split("\n")[0].slice(0, 300);
+}
+
+async function createSession(file: string, threads: number | undefined): Promise<ort.InferenceSession> {
+  try {
+    return await ort.InferenceSession.create(file, {
+      graphOptimizationLevel: "all",
+      executionMode: "sequential",
+      interOpNumThreads: 1,
+      ...(threads ? { intraOpNumThreads: threads } : {}),
+      logSeverityLevel: 3,
+    });
+  } catch (err) {
+    throw new ModelError(`${file}: not a loadable ONNX model (${firstLine(err)})`);
+  }
+}
+
+export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Model> {
+  const t0 = performance.now();
+  const folder: ModelFolder = readModelFolder(dir, opts);
+  const tokenizer = await loadTokenizer(folder.dir);
+
+  let runPath = folder.onnxPath;
+  let attentionSource: AttentionSource = "none";
+  let attentionNote = "attention taps disabled";
+  if (opts.taps !== false) {
+    const tapped = await ensureTappedModel(folder.onnxPath, { cacheDir: opts.cacheDir, onProgress: opts.onProgress });
+    runPath = tapped.path;
+    attentionSource = tapped.report.source;
+    attentionNote = tapped.report.note;
+  }
+  const session = await createSession(runPath, opts.threads);
+  const io = planDecoderIO(session, folder.onnxPath);
+  if (attentionSource === "taps" && io.scoreOutputs.length === 0) {
+    attentionSource = "none";
+    attentionNote = "patched model exposes no attn_scores outputs";
+  }
+  const facts = describe(folder, io, tokenizer, attentionSource, attentionNote);
+  const loadMs = performance.now() - t0;
+  return {
+    facts,
+    tokenizer,
+    io,
+    loadMs,
+    session,
+    newSequence: () => new Sequence(session, io, facts),
+    close: () => session.release(),
+  };
+}
+
+function describe(folder: ModelFolder, io: DecoderIO, tokenizer: Tokenizer, source: AttentionSource, note: string): ModelFacts {
+  const c = folder.config;
+  const kvHeads = io.kvHeads ?? c.kvHeads;
+  const headDim = io.headDim ?? c.headDim;
+  if (!kvHeads || !headDim) {
+    throw new ModelError(`${folder.onnxPath}: KV cache shape is symbolic and ${c.configFile} does not give num_key_value_heads/head_dim`);
+  }
+  const vocabSize = io.logits.vocab ?? c.vocabSize;
+  if (!vocabSize) throw new ModelError(`${c.configFile}: vocab_size missing and the logits output has no static vocabulary dimension`);
+  if (tokenizer.size > vocabSize) {
+    throw new ModelError(
+      `${folder.dir}: tokenizer has ${tokenizer.size} tokens but the model's logits cover only ${vocabSize}; the tokenizer does not belong to this model`,
+    );
+  }
+  const eosIds = c.eosIds.length > 0 ? c.eosIds : tokenizer.eosId !== null ? [tokenizer.eosId] : [];
+  return {
+    dir: folder.dir,
+    architecture: c.architecture,
+    layers: io.cache.length,
+    heads: c.heads,
+    kvHeads,
+    headDim,
+    vocabSize,
+    contextLength: c.contextLength,
+    onnxFile: folder.onnxFile,
+    dtype: io.cacheType === "float16" ? "fp16" : dtypeFromName(folder.onnxFile),
+    attentionSource: source,
+    attentionNote: note,
+    bosId: c.bosId ?? tokenizer.bosId,
+    eosIds,
+  };
+}
+
+function dtypeFromName(file: string): string {
+  const m = /model_(fp16|quantized|int8|uint8|q4f16|q4|bnb4)\.onnx$/.exec(file);
+  if (!m) return "fp32";
+  return m[1] === "quantized" ? "q8" : m[1];
+}

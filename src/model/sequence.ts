@@ -1,0 +1,170 @@
+// One decoding stream (or a left-padded batch of them) with its KV cache: prefill the prompt, then
+// feed one token per row per step. present.* outputs become the next step's past_key_values.*.
+import * as ort from "onnxruntime-node";
+import { RuntimeFailure, UsageError } from "../errors.js";
+import type { DecoderIO, IntType } from "./io.js";
+import { halfToFloat } from "./half.js";
+
+/** Pre-softmax attention scores of one layer for the current query row, layout [heads, kvLen]. */
+export interface LayerScores {
+  heads: number;
+  kvLen: number;
+  data: Float32Array;
+}
+
+/** What one forward pass yields for one row: last-position logits and (when tapped) scores. */
+export interface StepOutput {
+  logits: Float32Array;
+  scores: LayerScores[] | null;
+}
+
+interface CacheFacts {
+  kvHeads: number;
+  headDim: number;
+  vocabSize: number;
+  contextLength: number | null;
+}
+
+function intTensor(type: IntType, values: ArrayLike<number>, dims: number[]): ort.Tensor {
+  if (type === "int64") {
+    const data = new BigInt64Array(values.length);
+    for (let i = 0; i < values.length; i++) data[i] = BigInt(values[i]);
+    return new ort.Tensor("int64", data, dims);
+  }
+  return new ort.Tensor("int32", Int32Array.from(values), dims);
+}
+
+export class Sequence {
+  private past: Map<string, ort.Tensor> = new Map();
+  /** Attention mask per row, covering every position in the cache (0 = padding). */
+  private mask: number[][] = [];
+  /** Next position id per row. */
+  private nextPosition: number[] = [];
+  private pastLength = 0;
+  private batch = 0;
+
+  constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly io: DecoderIO,
+    private readonly facts: CacheFacts,
+  ) {}
+
+  /** Positions already in the cache (the padded length for a batch). */
+  get length(): number {
+    return this.pastLength;
+  }
+
+  /**
+   * Runs the prompt(s). Rows of different lengths are left-padded; padding is masked out, so each
+   * row's logits equal its own unpadded run.
+   */
+  async prefill(rows: number[][]): Promise<StepOutput[]> {
+    if (rows.length === 0 || rows.some((r) => r.length === 0)) throw new UsageError("prompt is empty after tokenization; give some text");
+    this.reset(rows.length);
+    const width = Math.max(...rows.map((r) => r.length));
+    this.checkContext(width);
+    const ids: number[] = [];
+    const positions: number[] = [];
+    for (let b = 0; b < rows.length; b++) {
+      const pad = width - rows[b].length;
+      this.mask[b] = [...new Array(pad).fill(0), ...new Array(rows[b].length).fill(1)];
+      ids.push(...new Array(pad).fill(0), ...rows[b]);
+      // HF convention: padded slots get position 1; real tokens count from 0.
+      for (let i = 0; i < width; i++) positions.push(i < pad ? 1 : i - pad);
+      this.nextPosition[b] = rows[b].length;
+    }
+    return this.forward(ids, positions, width);
+  }
+
+  /** Feeds one token per row and returns the next logits for each row. */
+  async step(ids: number[]): Promise<StepOutput[]> {
+    if (ids.length !== this.batch) throw new Error(`step expects ${this.batch} ids, got ${ids.length}`);
+    this.checkContext(this.pastLength + 1);
+    const positions: number[] = [];
+    for (let b = 0; b < this.batch; b++) {
+      this.mask[b].push(1);
+      positions.push(this.nextPosition[b]++);
+    }
+    return this.forward(ids, positions, 1);
+  }
+
+  private reset(batch: number): void {
+    this.batch = batch;
+    this.pastLength = 0;
+    this.mask = [];
+    this.nextPosition = [];
+    this.past = new Map();
+    const empty = this.io.cacheType === "float16" ? new Uint16Array(0) : new Float32Array(0);
+    for (const slot of this.io.cache) {
+      for (const name of [slot.pastKey, slot.pastValue]) {
+        this.past.set(name, new ort.Tensor(this.io.cacheType, empty, [batch, this.facts.kvHeads, 0, this.facts.headDim]));
+      }
+    }
+  }
+
+  private checkContext(total: number): void {
+    const ctx = this.facts.contextLength;
+    if (ctx !== null && total > ctx) throw new ContextFull(ctx);
+  }
+
+  private async forward(ids: number[], positions: number[], seqLen: number): Promise<StepOutput[]> {
+    const io = this.io;
+    const B = this.batch;
+    const total = this.pastLength + seqLen;
+    const feeds: Record<string, ort.Tensor> = {
+      [io.inputIds.name]: intTensor(io.inputIds.type, ids, [B, seqLen]),
+    };
+    if (io.attentionMask) feeds[io.attentionMask.name] = intTensor(io.attentionMask.type, this.mask.flat(), [B, total]);
+    if (io.positionIds) feeds[io.positionIds.name] = intTensor(io.positionIds.type, positions, [B, seqLen]);
+    if (io.numLogitsToKeep) feeds[io.numLogitsToKeep.name] = intTensor(io.numLogitsToKeep.type, [1], []);
+    if (io.useCacheBranch) feeds[io.useCacheBranch] = new ort.Tensor("bool", [this.pastLength > 0], [1]);
+    for (const [name, t] of this.past) feeds[name] = t;
+
+    const fetches = [io.logits.name, ...io.cache.flatMap((s) => [s.presentKey, s.presentValue]), ...io.scoreOutputs];
+    let out: ort.InferenceSession.OnnxValueMapType;
+    try {
+      out = await this.session.run(feeds, fetches);
+    } catch (err) {
+      throw new RuntimeFailure(`onnxruntime failed at position ${this.pastLength}: ${String((err as Error).message ?? err).split("\n")[0]}`);
+    }
+    for (const slot of io.cache) {
+      this.past.set(slot.pastKey, out[slot.presentKey] as ort.Tensor);
+      this.past.set(slot.pastValue, out[slot.presentValue] as ort.Tensor);
+    }
+    this.pastLength = total;
+    return this.split(out, B);
+  }
+
+  /** Cuts the batched outputs into per-row last-position logits and score rows. */
+  private split(out: ort.InferenceSession.OnnxValueMapType, B: number): StepOutput[] {
+    const logitsT = out[this.io.logits.name] as ort.Tensor;
+    const V = logitsT.dims[2];
+    const S = logitsT.dims[1];
+    const raw = logitsT.data as Float32Array | Uint16Array;
+    const scores = this.io.scoreOutputs.map((n) => out[n] as ort.Tensor);
+    const rows: StepOutput[] = [];
+    for (let b = 0; b < B; b++) {
+      const start = (b * S + (S - 1)) * V;
+      const slice = raw.subarray(start, start + V);
+      const logits = slice instanceof Uint16Array ? halfToFloat(slice) : slice;
+      let layerScores: LayerScores[] | null = null;
+      if (scores.length > 0) {
+        layerScores = scores.map((t) => {
+          const [, H, , K] = t.dims;
+          const data = (t.data as Float32Array).subarray(b * H * K, (b + 1) * H * K);
+          return { heads: H, kvLen: K, data };
+        });
+      }
+      rows.push({ logits, scores: layerScores });
+    }
+    return rows;
+  }
+}
+
+/** Thrown when the next position would exceed the model's context length. */
+export class ContextFull extends Error {
+  override name = "ContextFull";
+  constructor(readonly contextLength: number) {
+    super(`the model's context of ${contextLength} tokens is full`);
+  }
+}

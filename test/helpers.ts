@@ -1,0 +1,36 @@
+// Shared test helpers: where the repo and the shared fixtures are, and small numeric utilities.
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** dist/test/helpers.js → repo root. */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const FIXTURES = path.resolve(REPO_ROOT, "../shared/fixtures");
+export const STORIES = path.join(FIXTURES, "stories260k");
+export const GENAI = path.join(FIXTURES, "onnxruntime-genai");
+export const CLI = path.join(REPO_ROOT, "bin", "entropix");
+
+/** The published greedy continuation of stories260K from `<s>` (fixtures README). */
+export const STORIES_GREEDY =
+  "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball. She wanted to play with it, but it was too high.";
+
+export function tempDir(prefix = "entropix-test-"): string {
+  return mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Patched copies of read-only fixtures go to a per-run cache, never into ../shared. */
+process.env.ENTROPIX_CACHE_DIR ??= tempDir("entropix-cache-");
+
+export function argmax(xs: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < xs.length; i++) if (xs[i] > xs[best]) best = i;
+  return best;
+}
+
+export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return Infinity;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
