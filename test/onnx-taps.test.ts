@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import * as ort from "onnxruntime-node";
@@ -673,6 +673,47 @@ test("patch cache: a read-only folder uses the cache dir keyed by the source sha
   } finally {
     chmodSync(dir, 0o755);
   }
+});
+
+test("patch cache: a Hugging Face style snapshot (symlinks into blobs/) is patched into the cache and loads", async () => {
+  // onnxruntime refuses a patched copy beside the symlinks: its external data would resolve outside
+  // the copy's folder. The cache entry hard-links the blob instead.
+  const root = tempDir("entropix-hf-");
+  mkdirSync(path.join(root, "blobs"));
+  mkdirSync(path.join(root, "snapshots", "rev", "onnx"), { recursive: true });
+  const V = rand(40, 12);
+  writeFileSync(path.join(root, "blobs", "b1"), f32bytes(V));
+  const g = graph({
+    nodes: [
+      { op: "Softmax", inputs: ["S"], outputs: ["P"], attrs: [{ name: "axis", i: -1 }] },
+      { op: "MatMul", inputs: ["P", "V"], outputs: ["Y"] },
+    ],
+    inputs: [{ name: "S", elem: F32, dims: [1, 2, 3, 4] }],
+    outputs: [{ name: "Y", elem: F32, dims: [1, 2, 3, 5] }],
+    initializers: [tensor("V", F32, [1, 2, 4, 5], null, { location: "model.onnx_data", offset: 0, length: 160 })],
+  });
+  writeFileSync(path.join(root, "blobs", "a1"), model({ opsets: [["", 17]], graph: g }));
+  const snap = path.join(root, "snapshots", "rev", "onnx");
+  symlinkSync("../../../blobs/a1", path.join(snap, "model.onnx"));
+  symlinkSync("../../../blobs/b1", path.join(snap, "model.onnx_data"));
+  const cacheDir = path.join(root, "cache");
+  const r = await ensureTappedModel(path.join(snap, "model.onnx"), { cacheDir });
+  assert.equal(r.report.source, "taps");
+  assert.ok(r.path.startsWith(cacheDir + path.sep), r.path);
+  assert.deepEqual(readdirSync(snap).sort(), ["model.onnx", "model.onnx_data"]);
+  assert.equal(statSync(path.join(path.dirname(r.path), "model.onnx_data")).ino, statSync(path.join(root, "blobs", "b1")).ino);
+  const S = rand(24, 13);
+  const s0 = await ort.InferenceSession.create(path.join(snap, "model.onnx"), sessionOpts);
+  const s1 = await ort.InferenceSession.create(r.path, sessionOpts);
+  try {
+    const a = await s0.run({ S: new ort.Tensor("float32", S, [1, 2, 3, 4]) });
+    const b = await s1.run({ S: new ort.Tensor("float32", S, [1, 2, 3, 4]) });
+    sameBytes(a.Y, b.Y, "Y");
+  } finally {
+    await s0.release();
+    await s1.release();
+  }
+  assert.equal((await ensureTappedModel(path.join(snap, "model.onnx"), { cacheDir })).reused, true);
 });
 
 test("patch cache: two processes patching the same model at once both end with a valid file", async () => {

@@ -137,12 +137,12 @@ function isPermissionError(err: unknown): boolean {
 }
 
 /** Cache entry folder for a source, plus the pointer file that remembers its sha256 by path. */
-function cacheLayout(root: string, realSrc: string) {
-  const pathKey = createHash("sha256").update(realSrc).digest("hex").slice(0, 32);
+function cacheLayout(root: string, absPath: string) {
+  const pathKey = createHash("sha256").update(absPath).digest("hex").slice(0, 32);
   return {
     pointer: path.join(root, "taps", "by-path", `${pathKey}.json`),
     entry: (sha: string, external: boolean) =>
-      path.join(root, "taps", external ? `${sha}-${createHash("sha256").update(path.dirname(realSrc)).digest("hex").slice(0, 16)}` : sha),
+      path.join(root, "taps", external ? `${sha}-${createHash("sha256").update(path.dirname(absPath)).digest("hex").slice(0, 16)}` : sha),
   };
 }
 
@@ -195,7 +195,8 @@ async function externalIdentity(srcDir: string, locations: string[]): Promise<Ex
  */
 async function linkExternalData(srcDir: string, entryDir: string, files: ExternalFile[], onProgress?: (m: string) => void): Promise<void> {
   for (const f of files) {
-    const target = path.join(srcDir, f.location);
+    // link(2) does not follow symlinks: link the file itself (e.g. a Hugging Face cache blob).
+    const target = await realpath(path.join(srcDir, f.location));
     const dest = path.join(entryDir, f.location);
     try {
       const st = await stat(dest);
@@ -220,6 +221,32 @@ async function linkExternalData(srcDir: string, entryDir: string, files: Externa
   }
 }
 
+/**
+ * Whether every external data file, resolved from `dir` the way onnxruntime does (relative to the
+ * folder of the path it is given, then canonicalised), stays inside `dir`'s canonical folder. Only
+ * then can a patched copy written into `dir` load: onnxruntime refuses data that leaves the folder of
+ * the (canonical) model file — e.g. a Hugging Face snapshot whose files are symlinks into blobs/.
+ */
+async function externalStaysInside(dir: string, locations: string[]): Promise<boolean> {
+  if (locations.length === 0) return true;
+  let realDir: string;
+  try {
+    realDir = await realpath(dir);
+  } catch {
+    return false;
+  }
+  for (const loc of locations) {
+    if (!safeLocation(loc)) continue;
+    try {
+      const real = await realpath(path.join(dir, loc));
+      if (!real.startsWith(realDir + path.sep)) return false;
+    } catch {
+      // missing: onnxruntime reports it when loading either file
+    }
+  }
+  return true;
+}
+
 /** Whether the cache entry's external data files still are the source's current ones. */
 async function externalCurrent(srcDir: string, entryDir: string, recorded: ExternalFile[] | undefined): Promise<boolean> {
   for (const f of recorded ?? []) {
@@ -241,16 +268,18 @@ async function externalCurrent(srcDir: string, entryDir: string, recorded: Exter
  * Throws ModelError for a missing, truncated or non-ONNX file.
  */
 export async function ensureTappedModel(onnxPath: string, opts: EnsureOptions = {}): Promise<TappedModel> {
-  let realSrc: string;
+  // The path as given (made absolute) is what external data resolves against, as in onnxruntime;
+  // it may be a symlink (Hugging Face snapshots), so it is not canonicalised.
+  const absPath = path.resolve(onnxPath);
+  const dataDir = path.dirname(absPath);
   let st;
   try {
-    realSrc = await realpath(onnxPath);
-    st = await stat(realSrc);
+    st = await stat(absPath);
   } catch (err) {
     throw new ModelError(`${onnxPath}: cannot read ONNX file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
   const src = { size: st.size, mtimeMs: st.mtimeMs };
-  const beside = besidePaths(onnxPath);
+  const beside = besidePaths(absPath);
 
   // 1. A valid copy beside the original.
   const b = await reusable(beside.sidecar, beside.patched, src);
@@ -258,39 +287,39 @@ export async function ensureTappedModel(onnxPath: string, opts: EnsureOptions = 
 
   // 2. A valid copy in the cache.
   const root = path.resolve(opts.cacheDir ?? defaultCacheDir());
-  const layout = cacheLayout(root, realSrc);
-  const stem = path.basename(onnxPath).replace(/\.onnx$/i, "");
+  const layout = cacheLayout(root, absPath);
+  const stem = path.basename(absPath).replace(/\.onnx$/i, "");
   const ptr = await readPointer(layout.pointer);
-  if (ptr && ptr.path === realSrc && ptr.size === src.size && ptr.mtimeMs === src.mtimeMs) {
+  if (ptr && ptr.path === absPath && ptr.size === src.size && ptr.mtimeMs === src.mtimeMs) {
     const dir = layout.entry(ptr.sha256, ptr.external);
     const c = await reusable(path.join(dir, `${stem}.taps.json`), path.join(dir, `${stem}.taps.onnx`), src);
-    if (c && (await externalCurrent(path.dirname(realSrc), dir, c.external))) {
+    if (c && (await externalCurrent(dataDir, dir, c.external))) {
       return { path: path.join(dir, `${stem}.taps.onnx`), report: c.report, reused: true };
     }
   }
 
   // 3. Build.
-  const scan = await scanModel(realSrc);
+  const scan = await scanModel(absPath);
   const plan = await planTaps(scan);
   if (plan.report.source === "none" || plan.alreadyTapped) return { path: onnxPath, report: plan.report, reused: false };
-  opts.onProgress?.(`adding attention taps to ${path.basename(onnxPath)} (${plan.report.layers} layers)…`);
+  opts.onProgress?.(`adding attention taps to ${path.basename(absPath)} (${plan.report.layers} layers)…`);
 
   const sidecarFor = (patchedPath: string, w: WriteResult, external?: ExternalFile[]): Sidecar => ({
     version: SIDECAR_VERSION,
     tool: "entropix attention taps",
-    source: { path: realSrc, size: src.size, mtimeMs: src.mtimeMs, sha256: w.sourceSha256 ?? "" },
+    source: { path: absPath, size: src.size, mtimeMs: src.mtimeMs, sha256: w.sourceSha256 ?? "" },
     patched: { file: path.basename(patchedPath), size: w.size, sha256: w.sha256 ?? "" },
     report: plan.report,
     ...(external ? { external } : {}),
   });
   const checkUnchanged = async (): Promise<void> => {
-    const now = await stat(realSrc);
+    const now = await stat(absPath);
     if (now.size !== src.size || now.mtimeMs !== src.mtimeMs) {
       throw new ModelError(`${onnxPath}: file changed while it was being patched; try again`);
     }
   };
 
-  if (await folderWritable(path.dirname(onnxPath))) {
+  if ((await folderWritable(dataDir)) && (await externalStaysInside(dataDir, scan.externalData))) {
     try {
       const w = await writePlan(scan, plan, beside.patched, { hash: true });
       await checkUnchanged();
@@ -301,25 +330,26 @@ export async function ensureTappedModel(onnxPath: string, opts: EnsureOptions = 
     }
   }
 
-  // The model's folder is read-only: write into the cache, keyed by the source's content.
-  const srcSha = await sha256File(realSrc);
+  // The model's folder is read-only (or its external data lives elsewhere): write into the cache,
+  // keyed by the source's content.
+  const srcSha = await sha256File(absPath);
   const external = scan.externalData.length > 0;
   const dir = layout.entry(srcSha, external);
   const patched = path.join(dir, `${stem}.taps.onnx`);
   try {
     await mkdir(dir, { recursive: true });
-    const files = await externalIdentity(path.dirname(realSrc), scan.externalData);
-    await linkExternalData(path.dirname(realSrc), dir, files, opts.onProgress);
+    const files = await externalIdentity(dataDir, scan.externalData);
+    await linkExternalData(dataDir, dir, files, opts.onProgress);
     const w = await writePlan(scan, plan, patched, { hash: true });
     await checkUnchanged();
     await writeFileAtomic(path.join(dir, `${stem}.taps.json`), JSON.stringify(sidecarFor(patched, w, files), null, 2) + "\n");
     await mkdir(path.dirname(layout.pointer), { recursive: true });
-    const pointer: Pointer = { path: realSrc, size: src.size, mtimeMs: src.mtimeMs, sha256: w.sourceSha256 ?? srcSha, external };
+    const pointer: Pointer = { path: absPath, size: src.size, mtimeMs: src.mtimeMs, sha256: w.sourceSha256 ?? srcSha, external };
     await writeFileAtomic(layout.pointer, JSON.stringify(pointer) + "\n");
   } catch (err) {
     if (err instanceof ModelError) throw err;
     const code = (err as NodeJS.ErrnoException)?.code ?? String(err);
-    throw new ModelError(`${onnxPath}: cannot write the attention-tapped copy beside the model (read-only) or in ${root} (${code})`);
+    throw new ModelError(`${onnxPath}: cannot write the attention-tapped copy beside the model or in ${root} (${code})`);
   }
   return { path: patched, report: plan.report, reused: false };
 }
