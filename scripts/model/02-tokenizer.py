@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bpe import BYTE_ENCODER, EOT, SPECIAL_SPLIT, Tokenizer, pretokenize  # noqa: E402
 

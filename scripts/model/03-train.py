@@ -24,6 +24,7 @@ import time
 import numpy as np
 import torch
 
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from model import Config, LlamaLM  # noqa: E402
 

@@ -19,6 +19,7 @@ import onnx
 from onnx import numpy_helper
 import torch
 
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bpe import Tokenizer  # noqa: E402
 from model import Config, LlamaLM  # noqa: E402

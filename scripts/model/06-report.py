@@ -110,6 +110,17 @@ def main():
     H, KV, hd = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"]
     n_params = V * d + Lr * (d * H * hd + 2 * d * KV * hd + H * hd * d + 3 * d * f + 2 * d) + d
     secs = last_t.get("elapsed_s", 0)
+    hms = lambda r: sum(int(x) * m for x, m in zip(r["time"].split(":"), (3600, 60, 1)))
+    allr = sorted(train + evals, key=lambda r: r["step"])
+    wall = (hms(allr[-1]) - hms(allr[0])) % 86400 + (allr[0]["elapsed_s"] if allr else 0) if allr else 0
+    cpu = "x86-64 CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
     summary = {
         "parameters": n_params,
         "onnx_mb": round(onnx_mb, 2),
@@ -117,6 +128,7 @@ def main():
         "tokens_seen": last_t.get("tokens"),
         "epochs": round(last_t.get("tokens", 0) / toks["train"]["tokens"], 2),
         "train_compute_s": secs,
+        "wall_s": wall,
         "final_heldout_bpb": last_e.get("heldout_bpb"),
         "final_heldout_loss": last_e.get("heldout_loss"),
         "best_heldout_bpb": best_e.get("heldout_bpb"),
@@ -130,10 +142,10 @@ def main():
 | Parameters | {n_params:,} ({onnx_mb:.1f} MB fp32 ONNX; embeddings tied) |
 | Layers / hidden / MLP | {Lr} / {d} / {f} (SwiGLU) |
 | Attention | {H} query heads × {hd}, {KV} key/value heads (GQA), RoPE θ={cfg['rope_theta']:g} |
-| Vocabulary / context | {V} byte-level BPE / {cfg['max_position_embeddings']} (trained on 256-token windows) |
+| Vocabulary / context | {V} byte-level BPE / {cfg['max_position_embeddings']} (trained on 256-token windows, the last 15 % of steps on 512-token windows) |
 | Training steps × batch | {last_t.get('step')} × 16 × 256 tokens |
 | Tokens seen | {last_t.get('tokens', 0)/1e6:.2f} M ({summary['epochs']} epochs of {toks['train']['tokens']/1e6:.2f} M training tokens) |
-| Training time | {secs/3600:.2f} h of compute on a shared 2-core x86-64 CPU (PyTorch 1.13, 2 threads, fp32) |
+| Training time | {secs/3600:.2f} h in training steps, {wall/3600:.2f} h wall clock including evaluations and restarts, on a 2-core {cpu} shared with other work (PyTorch 1.13 CPU, 2 threads, fp32, `nice 10`) |
 | Held-out loss | {last_e.get('heldout_loss')} nats/token |
 | **Held-out bits per byte** | **{last_e.get('heldout_bpb')}** (total nats over all {last_e.get('heldout_tokens')} held-out tokens / ln 2 / {stats['heldout_bytes']:,} UTF-8 bytes) |
 

@@ -101,7 +101,6 @@ function generateOptions(flags: GenerateFlags, item: PromptItem, signal: AbortSi
 }
 
 async function runGenerate(promptArgs: string[], flags: GenerateFlags, streams: Streams, signal: AbortSignal): Promise<void> {
-  if (flags.maxTokens < 1) throw new UsageError("--max-tokens must be at least 1");
   if (flags.compare && flags.compare === flags.sampler) {
     throw new UsageError(`--compare ${flags.compare} compares against the sampler already chosen with --sampler; pick a different baseline`);
   }
@@ -250,9 +249,13 @@ export function buildProgram(streams: Streams, signal: AbortSignal): Command {
   const program = new Command("entropix")
     .description("Generate text from local ONNX language models with the Entropix adaptive sampler")
     .option("--debug", "print stack traces for errors")
-    .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
-    .configureOutput({ writeOut: (s) => streams.out.write(s), writeErr: (s) => streams.err.write(s) });
+    .configureOutput({
+      writeOut: (s) => streams.out.write(s),
+      writeErr: (s) => streams.err.write(s),
+      // Commander's parse errors become the same one-line shape as ours.
+      outputError: (s, write) => write(`entropix: ${s.replace(/^error: /, "").trim()} (see entropix --help)\n`),
+    });
 
   addModelOptions(
     program
@@ -260,7 +263,7 @@ export function buildProgram(streams: Streams, signal: AbortSignal): Command {
       .description("generate text, choosing every token with the Entropix sampler")
       .argument("[prompt...]", "prompt text (piped stdin is appended to it)"),
   )
-    .option("-n, --max-tokens <n>", "tokens to generate at most", integer("--max-tokens", 0), 128)
+    .option("-n, --max-tokens <n>", "tokens to generate at most", integer("--max-tokens", 1), 128)
     .option("--seed <n>", "random seed (default: random, printed in the summary)", integer("--seed", 0, 2 ** 32 - 1))
     .addOption(new Option("--sampler <name>", "entropix | greedy | temperature").argParser(oneOf("--sampler", SAMPLERS)).default("entropix"))
     .option("--temperature <t>", "base temperature (Entropix T0)", nonNegative("--temperature"))
