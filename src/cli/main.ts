@@ -65,7 +65,13 @@ function addModelOptions(cmd: Command): Command {
 
 async function openModel(flags: ModelFlags, err: NodeJS.WriteStream): Promise<Model> {
   const progress = err.isTTY ? (m: string) => err.write(`${m}\n`) : undefined;
-  return loadModel(flags.model, { onnxFile: flags.onnxFile, dtype: flags.dtype, threads: flags.threads, taps: flags.taps, onProgress: progress });
+  // Only loads that take over a second say so (and only on a terminal).
+  const slow = progress ? setTimeout(() => progress(`loading ${flags.model}…`), 1000) : undefined;
+  try {
+    return await loadModel(flags.model, { onnxFile: flags.onnxFile, dtype: flags.dtype, threads: flags.threads, taps: flags.taps, onProgress: progress });
+  } finally {
+    clearTimeout(slow);
+  }
 }
 
 function loadThresholds(spec: string | undefined): ThresholdProfile | undefined {
@@ -116,6 +122,8 @@ async function runGenerate(promptArgs: string[], flags: GenerateFlags, streams: 
   const model = await openModel(flags, process.stderr);
   try {
     const color = colorEnabled(flags.color, process.stdout);
+    // One seed for the whole invocation, chosen before --verbose prints it.
+    flags.seed ??= randomSeed();
     if (flags.verbose) printVerbose(model, flags, streams);
     const batch = items.length > 1 || flags.file !== undefined || flags.jsonl !== undefined;
     const samplers: SamplerName[] = flags.compare ? [flags.sampler, flags.compare] : [flags.sampler];
@@ -129,8 +137,7 @@ async function runGenerate(promptArgs: string[], flags: GenerateFlags, streams: 
         messages.push({ role: "user", content: item.prompt });
         opts.promptIds = model.tokenizer.applyChatTemplate(messages);
       }
-      // --compare: every run shares the prompt, the seed and the session.
-      opts.seed ??= randomSeed();
+      // --compare: every run shares the prompt, the seed (set above) and the session.
       const extra: Record<string, unknown> = batch ? { prompt_index: i, ...(item.id !== undefined ? { id: item.id } : {}) } : {};
       const runs: RunRecord[] = [];
       if (batch && !flags.json) streams.out.write(`${i > 0 ? "\n" : ""}[${i}${item.id !== undefined ? ` ${item.id}` : ""}] ${item.prompt}\n`);
@@ -208,6 +215,14 @@ function formatComparison(c: ReturnType<typeof comparison>): string {
   return [`comparison (seed ${c.seed}): ${where}`, ...rows].join("\n");
 }
 
+/** What `--verbose` prints as the chain, llama.cpp style (the order filters apply, spec §2). */
+const SAMPLER_CHAINS: Record<SamplerName, string> = {
+  entropix:
+    "metrics → quadrant → confident: argmax | clarify: insert text or temperature | explore/resample/adaptive: temperature → top-k → top-p → min-p → draw (adaptive: best of 5 by log p)",
+  greedy: "metrics → quadrant (logged) → argmax",
+  temperature: "metrics → quadrant (logged) → temperature → top-k → top-p → min-p → draw",
+};
+
 function printVerbose(model: Model, flags: GenerateFlags, streams: Streams): void {
   const f = model.facts;
   const t = loadThresholds(flags.thresholds) ?? REFERENCE_PROFILE;
@@ -216,7 +231,8 @@ function printVerbose(model: Model, flags: GenerateFlags, streams: Streams): voi
     `onnx: ${f.onnxFile} (${f.dtype}); attention: ${f.attentionSource}${f.attentionNote ? ` (${f.attentionNote})` : ""}`,
     `thresholds (bits): low_ent ${t.lowEntropy}, low_vent ${t.lowVarentropy}, med_ent ${t.mediumEntropy}, high_ent ${t.highEntropy}, high_vent ${t.highVarentropy}`,
     `base settings: temperature ${flags.temperature ?? BASE_SETTINGS.temperature}, top_k ${flags.topK ?? BASE_SETTINGS.topK}, top_p ${flags.topP ?? BASE_SETTINGS.topP}, min_p ${flags.minP ?? BASE_SETTINGS.minP}`,
-    `sampler: ${flags.sampler}; seed: ${flags.seed ?? "random (printed in the summary)"}; load ${model.loadMs.toFixed(0)} ms`,
+    `sampler: ${flags.sampler}; seed: ${flags.seed}; load ${model.loadMs.toFixed(0)} ms`,
+    `sampler chain: ${SAMPLER_CHAINS[flags.sampler]}`,
   ];
   streams.err.write(lines.map((l) => `${l}\n`).join(""));
 }
