@@ -68,8 +68,11 @@ export function planDecoderIO(session: InferenceSession, file: string): DecoderI
   }
   const logits = byName(outputs, "logits");
   if (!logits) {
-    const names = outputs.map((m) => m.name).join(", ");
+    const names = outputs.filter((m) => !SCORES.test(m.name)).map((m) => m.name).join(", ");
     throw new ModelError(`${file}: not a causal language model (no logits output; outputs are ${names})`);
+  }
+  if (logits.shape && logits.shape.length > 0 && logits.shape.length !== 3) {
+    throw new ModelError(`${file}: logits output has ${logits.shape.length} dimensions; expected [batch, sequence, vocab]`);
   }
   if (inputs.some((m) => /^past_\d+$/.test(m.name))) {
     throw new ModelError(
@@ -102,8 +105,16 @@ export function planDecoderIO(session: InferenceSession, file: string): DecoderI
   }
   const slots = [...cache.values()].sort((a, b) => a.layer! - b.layer!);
   for (const s of slots) {
-    if (!s.pastKey || !s.pastValue || !s.presentKey || !s.presentValue) {
-      throw new ModelError(`${file}: cache of layer ${s.layer} cannot be paired (need past_key_values.${s.layer}.key/value and present.${s.layer}.key/value)`);
+    const missing = [
+      s.pastKey ? null : `past_key_values.${s.layer}.key`,
+      s.pastValue ? null : `past_key_values.${s.layer}.value`,
+      s.presentKey ? null : `present.${s.layer}.key`,
+      s.presentValue ? null : `present.${s.layer}.value`,
+    ].filter((n) => n !== null);
+    if (missing.length > 0) {
+      throw new ModelError(
+        `${file}: cache of layer ${s.layer} cannot be paired: no ${missing.join(", ")} (need past_key_values.${s.layer}.key/value in and present.${s.layer}.key/value out)`,
+      );
     }
   }
   if (slots.length === 0) throw new ModelError(`${file}: no KV cache inputs (past_key_values.*); export the model "with past" so tokens can be decoded one at a time`);

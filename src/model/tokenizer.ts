@@ -2,7 +2,7 @@
 // decoder that turns ids into text deltas without splitting multi-byte characters.
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { AutoTokenizer, env, type PreTrainedTokenizer } from "@huggingface/transformers";
+import { AutoTokenizer, PreTrainedTokenizer, env } from "@huggingface/transformers";
 import { ModelError, UsageError } from "../errors.js";
 
 env.allowRemoteModels = false;
@@ -65,7 +65,11 @@ export async function loadTokenizer(dir: string): Promise<Tokenizer> {
   }
   let inner: PreTrainedTokenizer;
   try {
-    inner = await AutoTokenizer.from_pretrained(dir, { local_files_only: true });
+    // transformers.js only reads a folder that has tokenizer_config.json; a bare tokenizer.json (as
+    // some exports ship it) is built directly, with the defaults an empty config gives.
+    inner = existsSync(path.join(dir, "tokenizer_config.json"))
+      ? await AutoTokenizer.from_pretrained(dir, { local_files_only: true })
+      : new PreTrainedTokenizer(JSON.parse(readFileSync(path.join(dir, "tokenizer.json"), "utf8")), {});
   } catch (err) {
     throw new ModelError(`${dir}: tokenizer cannot be loaded (${firstLine(err)}); check tokenizer.json and tokenizer_config.json`);
   }
@@ -77,15 +81,11 @@ function firstLine(err: unknown): string {
   return String((err as Error)?.message ?? err).split("\n")[0];
 }
 
+/** Highest id the tokenizer can produce + 1 (its vocabulary includes the added tokens). */
 function tokenizerSize(tok: PreTrainedTokenizer): number {
-  const t = tok as unknown as { model?: { vocab?: unknown; tokens_to_ids?: Map<string, number> }; added_tokens?: { id: number }[] };
   let max = -1;
-  const vocab = t.model?.vocab;
-  if (Array.isArray(vocab)) max = vocab.length - 1;
-  else if (vocab instanceof Map) for (const id of vocab.values()) max = Math.max(max, id as number);
-  else if (vocab && typeof vocab === "object") for (const id of Object.values(vocab)) if (typeof id === "number") max = Math.max(max, id);
-  if (t.model?.tokens_to_ids instanceof Map) for (const id of t.model.tokens_to_ids.values()) max = Math.max(max, id);
-  for (const a of t.added_tokens ?? []) max = Math.max(max, a.id);
+  for (const id of tok.get_vocab().values()) if (typeof id === "number" && id > max) max = id;
+  for (const id of tok.all_special_ids ?? []) if (id > max) max = id;
   return max + 1;
 }
 

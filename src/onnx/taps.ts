@@ -82,7 +82,7 @@ export async function planTaps(scan: ModelScan): Promise<TapPlan> {
 
   if (census.fused.length > 0) {
     const bad = census.fused.find((n) => fusedKind(n) === "unsupported");
-    if (bad) return none(`fused ${qualifiedOp(bad)} has no score output; attention metrics unavailable`);
+    if (bad) return none(`fused ${qualifiedOp(bad)} has no score output`);
     const fh = await open(scan.path, "r");
     try {
       const r = new FileReader(fh, scan.size);
