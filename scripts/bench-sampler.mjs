@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 // Median time per decoding step of the pure hot path: logit metrics + attention metrics (8 heads ×
 // 256 positions, last layer) + one Entropix sampler step, on synthetic Zipf-like logits with noise.
-// Usage: npm run build && node scripts/bench-sampler.mjs [steps]   (imports from dist/src/)
+// Usage: npm run build && node scripts/bench-sampler.mjs [steps] [--json]   (imports from dist/src/)
+// --json prints one JSON object (the rows below) instead of the table; scripts/bench.mjs uses it.
 import { logitMetrics, createLogitStats } from "../dist/src/metrics/logits.js";
 import { attentionMetrics, createAttentionScratch, createAttentionMetrics } from "../dist/src/metrics/attention.js";
 import { createSampler } from "../dist/src/sampler/samplers.js";
 import { BASE_SETTINGS, REFERENCE_PROFILE } from "../dist/src/sampler/thresholds.js";
 import { createRng } from "../dist/src/sampler/rng.js";
 
-const STEPS = Number(process.argv[2] ?? 400);
+const JSON_OUT = process.argv.includes("--json");
+const STEPS = Number(process.argv.slice(2).find((a) => a !== "--json") ?? 400);
 const WARMUP = 100;
 const VOCABS = [512, 49_152, 128_256];
 const HEADS = 8;
@@ -111,6 +113,10 @@ for (const V of VOCABS) {
   rows.push({ V, metrics: median(tMetrics), sample: median(tSample), total: median(tTotal), quadrants, forced });
 }
 
+if (JSON_OUT) {
+  console.log(JSON.stringify({ steps: STEPS, warmup: WARMUP, heads: HEADS, kv: KV, node: process.version, rows }));
+  process.exit(0);
+}
 const f = (x) => x.toFixed(3).padStart(8);
 console.log(`median ms per step over ${STEPS} steps (after ${WARMUP} warm-up); attention ${HEADS} heads × ${KV} positions; node ${process.version}`);
 console.log("   vocab  metrics   sample    total | adaptive  explore resample | top-k off | quadrants of the synthetic steps");

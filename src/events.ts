@@ -37,6 +37,8 @@ export interface SummaryEvent {
   sampler: SamplerName;
   attention_source: "taps" | "none";
   stop_reason: StopReason;
+  /** Which thresholds the run used: "calibrated", "reference", a profile file's path, or "custom". */
+  thresholds: string;
   text: string;
 }
 

@@ -11,6 +11,7 @@ import { attentionMetricsForLayers, createAttentionScratch } from "./metrics/att
 import { createSampler } from "./sampler/samplers.js";
 import { BASE_SETTINGS, REFERENCE_PROFILE } from "./sampler/thresholds.js";
 import { randomSeed } from "./sampler/rng.js";
+import { fitPrompt, type Truncate } from "./prompt-ids.js";
 
 export type AttentionLayers = "last" | "all";
 
@@ -20,6 +21,8 @@ export interface GenerateOptions {
   seed?: number;
   ignoreEos?: boolean;
   thresholds?: ThresholdProfile;
+  /** How the summary names the thresholds (default "reference", or "custom" when `thresholds` is given). */
+  thresholdsName?: string;
   /** Base temperature / top-k / top-p / min-p (Entropix's T0, K0, P0, M0; the plain sampler's settings). */
   settings?: Partial<SamplerSettings>;
   clarifyText?: string;
@@ -28,6 +31,8 @@ export interface GenerateOptions {
   stop?: string[];
   /** Prompt ids to use as they are (chat templates, tests); `prompt` is ignored when given. */
   promptIds?: number[];
+  /** A prompt longer than the context: "none" (default) throws a UsageError, "left" keeps its end with a notice. */
+  truncate?: Truncate;
   signal?: AbortSignal;
 }
 
@@ -117,12 +122,10 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
   const samplerName = options.sampler ?? "entropix";
   const maxTokens = options.maxTokens ?? DEFAULT_MAX_TOKENS;
   const seed = options.seed ?? randomSeed();
-  const promptIds = options.promptIds ?? model.tokenizer.encode(prompt);
+  const fitted = fitPrompt(model.tokenizer, prompt, options.promptIds, model.facts.contextLength, maxTokens, options.truncate ?? "none");
+  const promptIds = fitted.ids;
   if (promptIds.length === 0) throw new UsageError("prompt is empty after tokenization; give some text");
-  const ctx = model.facts.contextLength;
-  if (ctx !== null && promptIds.length >= ctx) {
-    throw new UsageError(`prompt is ${promptIds.length} tokens but the model's context is ${ctx}; shorten it`);
-  }
+  if (fitted.notice) yield { type: "notice", message: fitted.notice };
   const clarifyIds = model.tokenizer.encode(options.clarifyText ?? DEFAULT_CLARIFY_TEXT, false);
   const layers = options.attentionLayers ?? "last";
   const scratch = model.facts.attentionSource === "taps" ? createAttentionScratch() : null;
@@ -167,7 +170,14 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
         stopReason = "interrupted";
         break;
       }
-      const metrics = stepMetrics(out, layers, scratch);
+      let metrics: StepMetrics;
+      try {
+        metrics = stepMetrics(out, layers, scratch);
+      } catch (err) {
+        // logitMetrics rejects NaN / infinite rows; say which step, so a broken model is told apart from a broken prompt.
+        if (!(err instanceof RuntimeFailure)) throw err;
+        throw new RuntimeFailure(`the model produced non-finite logits at step ${generated} (${err.message}); the model file may be broken, re-export or re-download it`);
+      }
       if (!Number.isFinite(metrics.entropy) || !Number.isFinite(metrics.varentropy)) {
         throw new RuntimeFailure(`the model produced non-finite logits at step ${generated} (NaN or infinity); the model file may be broken`);
       }
@@ -241,6 +251,7 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
     sampler: samplerName,
     attention_source: scratch ? "taps" : "none",
     stop_reason: stopReason,
+    thresholds: options.thresholdsName ?? (options.thresholds ? "custom" : "reference"),
     text,
   };
   yield summary;

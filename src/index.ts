@@ -4,3 +4,7 @@ export { generate, type GenerateOptions, type AttentionLayers, DEFAULT_MAX_TOKEN
 export type { GenerationEvent, TokenEvent, SummaryEvent, NoticeEvent, StopReason } from "./events.js";
 export type { Quadrant, SamplerName, SamplerSettings, StepMetrics, ThresholdProfile } from "./types.js";
 export { UsageError, ModelError, RuntimeFailure } from "./errors.js";
+export { collectCalibrationSamples, type CalibrationSamples, type CollectOptions } from "./calibrate/calibrate.js";
+export { CALIBRATION_PERCENTILES, thresholdsFromSamples } from "./calibrate/statistics.js";
+export { findCalibratedProfile, resolveThresholds, type ResolvedThresholds } from "./calibrate/profile-store.js";
+export { renderReport, type ReportRun, type ReportMeta } from "./report/render.js";

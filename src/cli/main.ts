@@ -12,14 +12,22 @@ import type { SummaryEvent } from "../events.js";
 import { colorEnabled, formatQuadrants, JsonRenderer, TerminalRenderer, type Streams } from "./render.js";
 import { collect, integer, nonNegative, oneOf, unitInterval } from "./numbers.js";
 import { collectPrompts, type PromptItem } from "./prompts.js";
+import { TRUNCATE_MODES, type Truncate } from "../prompt-ids.js";
 import { parseThresholdProfile, REFERENCE_PROFILE, BASE_SETTINGS } from "../sampler/thresholds.js";
 import type { SamplerName, ThresholdProfile } from "../types.js";
 import type { ChatMessage } from "../model/tokenizer.js";
 import { randomSeed } from "../sampler/rng.js";
+import { resolveThresholds, type ResolvedThresholds } from "../calibrate/profile-store.js";
+import { ENTROPIX_VERSION } from "../calibrate/version.js";
+import { registerCalibrateCommand } from "./calibrate-command.js";
+import { ReportRecorder } from "../report/recorder.js";
+import { checkReportPath } from "../report/write.js";
 
 const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 export const DEFAULT_MODEL_DIR = path.join(PACKAGE_ROOT, "models", "tiny-stdlib-llama");
 const SAMPLERS = ["entropix", "greedy", "temperature"] as const;
+/** True while prompts are being read (stdin may never end): Ctrl-C then exits at once. */
+let readingPrompts = false;
 
 interface ModelFlags {
   model: string;
@@ -50,6 +58,8 @@ interface GenerateFlags extends ModelFlags {
   strict?: boolean;
   verbose?: boolean;
   compare?: SamplerName;
+  report?: string;
+  truncate: Truncate;
   chat?: boolean;
   system?: string;
 }
@@ -102,6 +112,7 @@ function generateOptions(flags: GenerateFlags, item: PromptItem, signal: AbortSi
     clarifyEvery: flags.clarifyEvery,
     attentionLayers: flags.attentionLayers,
     stop: flags.stop,
+    truncate: flags.truncate,
     signal,
   };
 }
@@ -112,24 +123,41 @@ async function runGenerate(promptArgs: string[], flags: GenerateFlags, streams: 
   }
   if (flags.system !== undefined && !flags.chat) throw new UsageError("--system needs --chat (it fills the chat template's system message)");
   const badLines: string[] = [];
-  const items = await collectPrompts({ args: promptArgs, file: flags.file, jsonl: flags.jsonl }, (m) => badLines.push(m));
+  readingPrompts = true;
+  const items = await collectPrompts({ args: promptArgs, file: flags.file, jsonl: flags.jsonl }, (m) => badLines.push(m)).finally(() => (readingPrompts = false));
   if (badLines.length > 0 && flags.strict) throw new UsageError(`${badLines[0]} (--strict stops at the first bad line)`);
   for (const m of badLines) streams.err.write(`note: ${m}\n`);
   if (items.length === 0) throw new UsageError("no prompts to run (the input had no usable lines)");
   // Validate the thresholds file before the (slower) model load.
   loadThresholds(flags.thresholds);
+  if (flags.report !== undefined) checkReportPath(flags.report);
+  const report = flags.report !== undefined ? new ReportRecorder(flags.report) : null;
 
   const model = await openModel(flags, process.stderr);
   try {
+    // --thresholds FILE | reference; else the model's calibrated profile when it has one (issue 8).
+    const thresholds = await resolveThresholds(flags.thresholds, model.facts, (m) => streams.err.write(`note: ${m}\n`));
     const color = colorEnabled(flags.color, process.stdout);
     // One seed for the whole invocation, chosen before --verbose prints it.
     flags.seed ??= randomSeed();
-    if (flags.verbose) printVerbose(model, flags, streams);
+    if (flags.verbose) printVerbose(model, flags, streams, thresholds);
     const batch = items.length > 1 || flags.file !== undefined || flags.jsonl !== undefined;
     const samplers: SamplerName[] = flags.compare ? [flags.sampler, flags.compare] : [flags.sampler];
+    report?.describe({
+      created: new Date().toISOString(),
+      version: ENTROPIX_VERSION,
+      model: model.facts,
+      thresholds,
+      base: { temperature: flags.temperature ?? BASE_SETTINGS.temperature, topK: flags.topK ?? BASE_SETTINGS.topK, topP: flags.topP ?? BASE_SETTINGS.topP, minP: flags.minP ?? BASE_SETTINGS.minP },
+      seed: flags.seed,
+      samplers,
+      options: { max_tokens: flags.maxTokens, ignore_eos: flags.ignoreEos === true, clarify_text: flags.clarifyText ?? null, clarify_every: flags.clarifyEvery ?? null, attention_layers: flags.attentionLayers, stop: flags.stop ? JSON.stringify(flags.stop) : null, chat: flags.chat === true },
+    });
     for (let i = 0; i < items.length && !signal.aborted; i++) {
       const item = items[i];
       const opts = generateOptions(flags, item, signal);
+      opts.thresholds = thresholds.profile;
+      opts.thresholdsName = thresholds.label;
       if (flags.chat) {
         const messages: ChatMessage[] = [];
         const system = item.system ?? flags.system;
@@ -144,7 +172,8 @@ async function runGenerate(promptArgs: string[], flags: GenerateFlags, streams: 
       for (const sampler of samplers) {
         if (signal.aborted) break;
         const run: RunRecord = { sampler, ids: [], summary: null };
-        const events = generate(model, item.prompt, { ...opts, sampler });
+        const generated = generate(model, item.prompt, { ...opts, sampler });
+        const events = report ? report.record(generated, { prompt: item.prompt, promptIndex: i, id: item.id, sampler }) : generated;
         if (flags.json) {
           const json = new JsonRenderer(streams, extra);
           for await (const e of events) {
@@ -177,6 +206,8 @@ async function runGenerate(promptArgs: string[], flags: GenerateFlags, streams: 
       }
     }
   } finally {
+    // Also after Ctrl-C or a failure: the report shows the events so far.
+    if (report) await report.write(streams.err);
     await model.close();
   }
 }
@@ -223,13 +254,13 @@ const SAMPLER_CHAINS: Record<SamplerName, string> = {
   temperature: "metrics → quadrant (logged) → temperature → top-k → top-p → min-p → draw",
 };
 
-function printVerbose(model: Model, flags: GenerateFlags, streams: Streams): void {
+function printVerbose(model: Model, flags: GenerateFlags, streams: Streams, resolved?: ResolvedThresholds): void {
   const f = model.facts;
-  const t = loadThresholds(flags.thresholds) ?? REFERENCE_PROFILE;
+  const t = resolved?.profile ?? loadThresholds(flags.thresholds) ?? REFERENCE_PROFILE;
   const lines = [
     `model: ${f.dir} (${f.architecture}, ${f.layers} layers, ${f.heads ?? "?"} heads, ${f.kvHeads} KV heads, head dim ${f.headDim}, vocab ${f.vocabSize}, context ${f.contextLength ?? "?"})`,
     `onnx: ${f.onnxFile} (${f.dtype}); attention: ${f.attentionSource}${f.attentionNote ? ` (${f.attentionNote})` : ""}`,
-    `thresholds (bits): low_ent ${t.lowEntropy}, low_vent ${t.lowVarentropy}, med_ent ${t.mediumEntropy}, high_ent ${t.highEntropy}, high_vent ${t.highVarentropy}`,
+    `thresholds${resolved ? ` (${resolved.label}${resolved.path ? `: ${resolved.path}` : ""})` : ""} (bits): low_ent ${t.lowEntropy}, low_vent ${t.lowVarentropy}, med_ent ${t.mediumEntropy}, high_ent ${t.highEntropy}, high_vent ${t.highVarentropy}`,
     `base settings: temperature ${flags.temperature ?? BASE_SETTINGS.temperature}, top_k ${flags.topK ?? BASE_SETTINGS.topK}, top_p ${flags.topP ?? BASE_SETTINGS.topP}, min_p ${flags.minP ?? BASE_SETTINGS.minP}`,
     `sampler: ${flags.sampler}; seed: ${flags.seed}; load ${model.loadMs.toFixed(0)} ms`,
     `sampler chain: ${SAMPLER_CHAINS[flags.sampler]}`,
@@ -291,6 +322,7 @@ export function buildProgram(streams: Streams, signal: AbortSignal): Command {
     .option("--clarify-text <text>", 'text inserted in the "clarify" state', " ...")
     .option("--clarify-every <n>", "insert the clarifying text at most once per N tokens", integer("--clarify-every", 1), 64)
     .addOption(new Option("--attention-layers <which>", "last | all").argParser(oneOf("--attention-layers", ["last", "all"] as const)).default("last"))
+    .addOption(new Option("--truncate <side>", "prompt longer than the context: none (error) | left (keep its end)").argParser(oneOf("--truncate", TRUNCATE_MODES)).default("none"))
     .option("--stop <text>", "stop when this text is generated (repeatable; not printed)", collect)
     .option("-f, --file <path>", 'read prompts from a file, one per line ("-" = stdin)')
     .option("--jsonl <path>", 'read prompts from JSON Lines ({"prompt", "id", "seed", "max_tokens", "system"})')
@@ -301,11 +333,14 @@ export function buildProgram(streams: Streams, signal: AbortSignal): Command {
     .option("--chat", "apply the tokenizer's chat template (with a generation prompt) to each prompt")
     .option("--system <text>", "system message for --chat")
     .option("-v, --verbose", "print model facts, thresholds, base settings and seed before generating")
+    .option("--report <file>", "also write a self-contained HTML report of the run(s) (written on Ctrl-C too)")
     .action((prompt: string[], flags: GenerateFlags) => runGenerate(prompt, flags, streams, signal));
 
   addModelOptions(program.command("inspect").description("describe a model folder and its attention source"))
     .option("--json", "print one JSON object")
     .action((flags: ModelFlags & { json?: boolean }) => runInspect(flags, streams));
+
+  registerCalibrateCommand(program, { streams, signal, addModelOptions, openModel });
 
   return program;
 }
@@ -326,7 +361,7 @@ export async function main(argv: string[]): Promise<void> {
   });
   const abort = new AbortController();
   process.on("SIGINT", () => {
-    if (abort.signal.aborted) process.exit(130);
+    if (abort.signal.aborted || readingPrompts) process.exit(130);
     abort.abort();
   });
   const program = buildProgram(streams, abort.signal);

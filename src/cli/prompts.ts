@@ -28,23 +28,27 @@ export function decodeUtf8(bytes: Buffer, source: string): string {
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
-    let offset = 0;
-    // Find the first offending byte by growing the valid prefix.
-    const dec = new TextDecoder("utf-8", { fatal: true });
-    let lo = 0;
-    let hi = bytes.length;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      try {
-        dec.decode(bytes.subarray(0, mid), { stream: true });
-        lo = mid;
-      } catch {
-        hi = mid - 1;
-      }
-    }
-    offset = lo;
-    throw new UsageError(`${source}: invalid UTF-8 at byte ${offset}; save the text as UTF-8`);
+    throw new UsageError(`${source}: invalid UTF-8 at byte ${firstInvalidUtf8(bytes)}; save the text as UTF-8`);
   }
+}
+
+/** Offset of the first byte of the first ill-formed UTF-8 sequence (Unicode Table 3-7), or the length. */
+export function firstInvalidUtf8(b: Uint8Array): number {
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i];
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    const n = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : 0;
+    if (n === 0 || i + n > b.length - 1) return i;
+    for (let k = 1; k <= n; k++) if ((b[i + k] & 0xc0) !== 0x80) return i;
+    const c1 = b[i + 1];
+    if ((c === 0xe0 && c1 < 0xa0) || (c === 0xed && c1 >= 0xa0) || (c === 0xf0 && c1 < 0x90) || (c === 0xf4 && c1 >= 0x90)) return i;
+    i += n + 1;
+  }
+  return b.length;
 }
 
 function readText(file: string, stdin: () => Promise<Buffer>): Promise<string> | string {
@@ -115,7 +119,7 @@ export async function collectPrompts(src: PromptSources, onBadLine: (message: st
   let prompt = src.args.join(" ");
   if (stdinIsPiped && !stdinUsed) {
     const piped = decodeUtf8(await stdin(), "stdin");
-    if (piped.trim() !== "") prompt = prompt ? `${prompt}\n${piped.replace(/\s+$/, "")}` : piped.replace(/\s+$/, "");
+    if (piped.trim() !== "") prompt = prompt ? `${prompt}\n${piped.trimEnd()}` : piped.trimEnd();
   }
   if (prompt.trim() === "") {
     throw new UsageError(

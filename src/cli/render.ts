@@ -66,6 +66,7 @@ export function formatSummary(s: SummaryEvent, loadMs: number | null): string {
     `decode ${s.decode_tokens_per_s.toFixed(1)} tok/s`,
     `sampler ${s.sampler}`,
     `seed ${s.seed}`,
+    `thresholds ${s.thresholds}`,
     `attention: ${s.attention_source}`,
     `stop: ${s.stop_reason}`,
   ];

@@ -64,12 +64,12 @@ export function planDecoderIO(session: InferenceSession, file: string): DecoderI
   const ids = byName(inputs, "input_ids");
   if (!ids) {
     const names = inputs.map((m) => m.name).join(", ");
-    throw new ModelError(`${file}: not a decoder language model (no input_ids input; inputs are ${names})`);
+    throw new ModelError(`${file}: not a decoder language model (no input_ids input; inputs are ${names}); entropix runs causal LMs exported "with past" (optimum task text-generation-with-past)`);
   }
   const logits = byName(outputs, "logits");
   if (!logits) {
     const names = outputs.filter((m) => !SCORES.test(m.name)).map((m) => m.name).join(", ");
-    throw new ModelError(`${file}: not a causal language model (no logits output; outputs are ${names})`);
+    throw new ModelError(`${file}: not a causal language model (no logits output; outputs are ${names}); entropix runs causal LMs exported "with past" (optimum task text-generation-with-past)`);
   }
   if (logits.shape && logits.shape.length > 0 && logits.shape.length !== 3) {
     throw new ModelError(`${file}: logits output has ${logits.shape.length} dimensions; expected [batch, sequence, vocab]`);

@@ -1,5 +1,6 @@
 // loadModel(dir): folder → tokenizer → (optional) attention taps → onnxruntime session → I/O plan.
 // A Model opens Sequences; a Sequence owns one KV cache and runs prefill/step.
+import path from "node:path";
 import * as ort from "onnxruntime-node";
 import { ModelError } from "../errors.js";
 import { readModelFolder, type FolderOptions, type ModelFolder } from "./folder.js";
@@ -55,17 +56,21 @@ function firstLine(err: unknown): string {
   return String((err as Error)?.message ?? err).split("\n")[0].slice(0, 300);
 }
 
-async function createSession(file: string, threads: number | undefined): Promise<ort.InferenceSession> {
+async function createSession(file: string, threads: number | undefined, shown = file): Promise<ort.InferenceSession> {
   try {
     return await ort.InferenceSession.create(file, {
       graphOptimizationLevel: "all",
       executionMode: "sequential",
       interOpNumThreads: 1,
       ...(threads ? { intraOpNumThreads: threads } : {}),
-      logSeverityLevel: 3,
+      // Fatal only: onnxruntime's own error lines would duplicate the one-line error we throw.
+      logSeverityLevel: 4,
     });
   } catch (err) {
-    throw new ModelError(`${file}: not a loadable ONNX model (${firstLine(err)})`);
+    const msg = firstLine(err);
+    const missing = /External data path does not exist: "?([^"]+)"?/.exec(msg);
+    if (missing) throw new ModelError(`${shown}: its external data file ${path.basename(missing[1])} is missing; put it beside the .onnx file (it holds the weights)`);
+    throw new ModelError(`${shown}: not a loadable ONNX model (${msg}); re-export or re-download it`);
   }
 }
 
@@ -83,7 +88,7 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Mo
     attentionSource = tapped.report.source;
     attentionNote = tapped.report.note;
   }
-  const session = await createSession(runPath, opts.threads);
+  const session = await createSession(runPath, opts.threads, folder.onnxPath);
   const io = planDecoderIO(session, folder.onnxPath);
   if (attentionSource === "taps" && io.scoreOutputs.length === 0) {
     attentionSource = "none";

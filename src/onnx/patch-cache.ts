@@ -15,12 +15,13 @@
 // and renamed, so concurrent processes are safe.
 import { createHash, randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { access, copyFile, link, mkdir, open, readFile, realpath, rename, stat, unlink } from "node:fs/promises";
+import { access, copyFile, link, mkdir, readFile, realpath, rename, stat, unlink } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { ModelError } from "../errors.js";
 import { scanModel } from "./scan.js";
 import { planTaps, sha256File, writePlan, type TapReport, type WriteResult } from "./taps.js";
+import { writeFileAtomic } from "../atomic-write.js";
 
 export interface TappedModel {
   /** The file to run: the patched copy, or the original when nothing was tapped. */
@@ -65,25 +66,6 @@ export function besidePaths(onnxPath: string): { patched: string; sidecar: strin
 
 export { sha256File };
 
-async function writeFileAtomic(file: string, data: string): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`;
-  const fh = await open(tmp, "wx");
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } catch (err) {
-    await fh.close().catch(() => {});
-    await unlink(tmp).catch(() => {});
-    throw err;
-  }
-  await fh.close();
-  try {
-    await rename(tmp, file);
-  } catch (err) {
-    await unlink(tmp).catch(() => {});
-    throw err;
-  }
-}
 
 async function readSidecar(file: string): Promise<Sidecar | null> {
   try {

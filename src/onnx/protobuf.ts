@@ -312,7 +312,7 @@ export function varintBytes(v: number | bigint): Uint8Array {
 export function asModelError(err: unknown, path: string): unknown {
   if (err instanceof WireError) {
     const what = err.truncated ? "truncated or corrupt ONNX file" : "not an ONNX model file (invalid protobuf)";
-    return new ModelError(`${path}: ${what}: ${err.message}`);
+    return new ModelError(`${path}: ${what}: ${err.message}; re-export or re-download the model`);
   }
   return err;
 }

@@ -425,7 +425,7 @@ export async function scanModel(path: string): Promise<ModelScan> {
       }
     }
     if (irVersion === null || graph === null) {
-      throw new ModelError(`${path}: not an ONNX model file (no ${irVersion === null ? "ir_version" : "graph"} field)`);
+      throw new ModelError(`${path}: not an ONNX model file (no ${irVersion === null ? "ir_version" : "graph"} field); re-export or re-download the model`);
     }
     return {
       path, size, irVersion, opsets, graph, graphFieldStart, functions, externalData: [...s.externalData], bytesRead: r.bytesRead,
