@@ -8,7 +8,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import * as ort from "onnxruntime-node";
 import { GENAI, REPO_ROOT, STORIES, tempDir as makeTempDir } from "./helpers.js";
-import { BOOL, F32, I32, I64, f32bytes, graph, model, tensor, type NodeSpec } from "./onnx-build.js";
+import { BOOL, F32, I32, f32bytes, graph, model, tensor, type NodeSpec } from "./onnx-build.js";
 import { ModelError } from "../src/errors.js";
 import { addAttentionTaps, planTaps, writePlan } from "../src/onnx/taps.js";
 import { scanModel } from "../src/onnx/scan.js";

@@ -8,8 +8,7 @@ import { ModelError, RuntimeFailure, UsageError } from "../errors.js";
 import { loadModel, type Model } from "../model/model.js";
 import { DTYPES } from "../model/folder.js";
 import { generate, type GenerateOptions } from "../generate.js";
-import type { SummaryEvent } from "../events.js";
-import { colorEnabled, formatQuadrants, JsonRenderer, TerminalRenderer, type Streams } from "./render.js";
+import { colorEnabled, JsonRenderer, TerminalRenderer, type Streams } from "./render.js";
 import { collect, integer, nonNegative, oneOf, unitInterval } from "./numbers.js";
 import { collectPrompts, type PromptItem } from "./prompts.js";
 import { TRUNCATE_MODES, type Truncate } from "../prompt-ids.js";
@@ -22,6 +21,7 @@ import { ENTROPIX_VERSION } from "../calibrate/version.js";
 import { registerCalibrateCommand } from "./calibrate-command.js";
 import { ReportRecorder } from "../report/recorder.js";
 import { checkReportPath } from "../report/write.js";
+import { comparison, formatComparison, type RunRecord } from "./compare.js";
 
 const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 export const DEFAULT_MODEL_DIR = path.join(PACKAGE_ROOT, "models", "tiny-stdlib-llama");
@@ -210,40 +210,6 @@ async function runGenerate(promptArgs: string[], flags: GenerateFlags, streams: 
     if (report) await report.write(streams.err);
     await model.close();
   }
-}
-
-interface RunRecord {
-  sampler: SamplerName;
-  ids: number[];
-  summary: SummaryEvent | null;
-}
-
-function runStats(r: RunRecord) {
-  const s = r.summary!;
-  return {
-    sampler: r.sampler,
-    tokens: s.generated_tokens,
-    decode_tokens_per_s: s.decode_tokens_per_s,
-    quadrants: s.quadrants,
-    mean_entropy: s.mean_entropy,
-    text: s.text,
-  };
-}
-
-/** The `{"type":"comparison"}` record: where two runs on the same prompt and seed part ways. */
-function comparison(a: RunRecord, b: RunRecord) {
-  let diverge = 0;
-  while (diverge < a.ids.length && diverge < b.ids.length && a.ids[diverge] === b.ids[diverge]) diverge++;
-  const same = diverge === a.ids.length && diverge === b.ids.length;
-  return { type: "comparison" as const, seed: a.summary!.seed, first_divergence: same ? null : diverge, runs: [runStats(a), runStats(b)] };
-}
-
-function formatComparison(c: ReturnType<typeof comparison>): string {
-  const where = c.first_divergence === null ? "identical token sequences" : `first divergence at token ${c.first_divergence}`;
-  const rows = c.runs.map(
-    (r) => `  ${r.sampler.padEnd(11)} ${r.tokens} tokens, ${r.decode_tokens_per_s.toFixed(1)} tok/s, mean entropy ${r.mean_entropy ?? "n/a"} bits, quadrants: ${formatQuadrants(r.quadrants)}`,
-  );
-  return [`comparison (seed ${c.seed}): ${where}`, ...rows].join("\n");
 }
 
 /** What `--verbose` prints as the chain, llama.cpp style (the order filters apply, spec §2). */
