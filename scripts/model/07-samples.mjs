@@ -3,7 +3,7 @@
 // Run from the repository root after `npm run build`: node scripts/model/07-samples.mjs
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { loadModel, generate } from "../../dist/src/index.js";
+import { loadModel, generate, resolveThresholds } from "../../dist/src/index.js";
 
 const DIR = path.resolve("models/tiny-stdlib-llama");
 const README = path.join(DIR, "README.md");
@@ -12,11 +12,13 @@ const SEED = 42;
 const TOKENS = 48;
 
 const model = await loadModel(DIR);
+// The thresholds `entropix generate` would use: the model's calibrated profile when it has one.
+const thresholds = await resolveThresholds(undefined, model.facts);
 const rows = [];
 for (const sampler of ["greedy", "entropix"]) {
   for (const prompt of PROMPTS) {
     let summary;
-    for await (const e of generate(model, prompt, { sampler, seed: SEED, maxTokens: TOKENS })) if (e.type === "summary") summary = e;
+    for await (const e of generate(model, prompt, { sampler, seed: SEED, maxTokens: TOKENS, thresholds: thresholds.profile, thresholdsName: thresholds.label })) if (e.type === "summary") summary = e;
     const quadrants = Object.entries(summary.quadrants).filter(([, n]) => n > 0).map(([q, n]) => `${q} ${n}`).join(", ");
     rows.push({ sampler, prompt, text: summary.text, quadrants, tokens: summary.generated_tokens, thresholds: summary.thresholds ?? "reference" });
   }
