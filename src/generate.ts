@@ -12,6 +12,7 @@ import { createSampler } from "./sampler/samplers.js";
 import { BASE_SETTINGS, REFERENCE_PROFILE } from "./sampler/thresholds.js";
 import { randomSeed } from "./sampler/rng.js";
 import { fitPrompt, type Truncate } from "./prompt-ids.js";
+import { StopMatcher } from "./stop-matcher.js";
 
 export type AttentionLayers = "last" | "all";
 
@@ -40,78 +41,21 @@ export const DEFAULT_MAX_TOKENS = 128;
 export const DEFAULT_CLARIFY_TEXT = " ...";
 export const DEFAULT_CLARIFY_EVERY = 64;
 
-function stepMetrics(out: StepOutput, layers: AttentionLayers, scratch: ReturnType<typeof createAttentionScratch> | null): StepMetrics {
-  const lm = logitMetrics(out.logits);
+function stepMetrics(out: StepOutput, layers: AttentionLayers, scratch: ReturnType<typeof createAttentionScratch> | null, step: number): StepMetrics {
+  let lm: ReturnType<typeof logitMetrics>;
+  try {
+    lm = logitMetrics(out.logits);
+  } catch (err) {
+    // logitMetrics rejects NaN / infinite rows; say which step, so a broken model is told apart from a broken prompt.
+    if (!(err instanceof RuntimeFailure)) throw err;
+    throw new RuntimeFailure(`the model produced non-finite logits at step ${step} (${err.message}); the model file may be broken, re-export or re-download it`);
+  }
   if (!out.scores || !scratch) {
     return { entropy: lm.entropy, varentropy: lm.varentropy, attnEntropy: null, attnVarentropy: null, agreement: null, interactionStrength: null };
   }
   const chosen = layers === "all" ? out.scores : out.scores.slice(-1);
   const am = attentionMetricsForLayers(chosen, scratch);
   return { entropy: lm.entropy, varentropy: lm.varentropy, ...am };
-}
-
-/** Holds back text that might be the start of a stop string, so a stop string is never printed. */
-class StopMatcher {
-  private held: TokenEvent[] = [];
-  private heldText = "";
-  constructor(private readonly stops: string[]) {}
-
-  /** Returns the events that are safe to release, and whether a stop string was hit. */
-  push(event: TokenEvent): { release: TokenEvent[]; stopped: boolean } {
-    if (this.stops.length === 0) return { release: [event], stopped: false };
-    this.held.push(event);
-    this.heldText += event.text;
-    for (const s of this.stops) {
-      const at = this.heldText.indexOf(s);
-      if (at >= 0) return { release: this.cut(at), stopped: true };
-    }
-    // Keep only the shortest tail that could still grow into a stop string.
-    let keepFrom = this.heldText.length;
-    for (const s of this.stops) {
-      for (let k = Math.min(s.length - 1, this.heldText.length); k > 0; k--) {
-        if (this.heldText.endsWith(s.slice(0, k))) {
-          keepFrom = Math.min(keepFrom, this.heldText.length - k);
-          break;
-        }
-      }
-    }
-    return { release: this.releaseBefore(keepFrom), stopped: false };
-  }
-
-  flush(): TokenEvent[] {
-    const out = this.held;
-    this.held = [];
-    this.heldText = "";
-    return out;
-  }
-
-  /** Events whose text lies entirely before `offset` in the held text. */
-  private releaseBefore(offset: number): TokenEvent[] {
-    const out: TokenEvent[] = [];
-    let pos = 0;
-    while (this.held.length > 0 && pos + this.held[0].text.length <= offset) {
-      const e = this.held.shift()!;
-      pos += e.text.length;
-      out.push(e);
-    }
-    this.heldText = this.heldText.slice(pos);
-    return out;
-  }
-
-  /** Releases everything up to `offset`, truncating the event that straddles it. */
-  private cut(offset: number): TokenEvent[] {
-    const out: TokenEvent[] = [];
-    let pos = 0;
-    for (const e of this.held) {
-      if (pos >= offset) break;
-      const room = offset - pos;
-      out.push(e.text.length <= room ? e : { ...e, text: e.text.slice(0, room) });
-      pos += e.text.length;
-    }
-    this.held = [];
-    this.heldText = "";
-    return out;
-  }
 }
 
 /**
@@ -166,69 +110,59 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
   };
 
   loop: while (generated < maxTokens) {
-      if (options.signal?.aborted) {
-        stopReason = "interrupted";
-        break;
+    if (options.signal?.aborted) {
+      stopReason = "interrupted";
+      break;
+    }
+    const metrics = stepMetrics(out, layers, scratch, generated);
+    const choice = sampler.next(out.logits, metrics);
+    for (const id of choice.ids) {
+      if (generated >= maxTokens) break loop;
+      if (eos.has(id)) {
+        stopReason = "eos";
+        break loop;
       }
-      let metrics: StepMetrics;
+      const event: TokenEvent = {
+        type: "token",
+        index: generated,
+        id,
+        text: decoder.push(id),
+        quadrant: choice.quadrant,
+        entropy: metrics.entropy,
+        varentropy: metrics.varentropy,
+        attn_entropy: metrics.attnEntropy,
+        attn_varentropy: metrics.attnVarentropy,
+        agreement: metrics.agreement,
+        interaction_strength: metrics.interactionStrength,
+        temperature: choice.settings.temperature,
+        top_k: choice.settings.topK,
+        top_p: choice.settings.topP,
+        min_p: choice.settings.minP,
+        sampler: samplerName,
+      };
+      generated++;
+      quadrants[choice.quadrant]++;
+      entropySum += metrics.entropy;
+      const { release, stopped } = stops.push(event);
+      yield* emit(release);
+      if (stopped) {
+        stopReason = "stop_string";
+        break loop;
+      }
+      if (generated >= maxTokens) break loop;
       try {
-        metrics = stepMetrics(out, layers, scratch);
+        out = (await seq.step([id]))[0];
+        decodeSteps++;
       } catch (err) {
-        // logitMetrics rejects NaN / infinite rows; say which step, so a broken model is told apart from a broken prompt.
-        if (!(err instanceof RuntimeFailure)) throw err;
-        throw new RuntimeFailure(`the model produced non-finite logits at step ${generated} (${err.message}); the model file may be broken, re-export or re-download it`);
-      }
-      if (!Number.isFinite(metrics.entropy) || !Number.isFinite(metrics.varentropy)) {
-        throw new RuntimeFailure(`the model produced non-finite logits at step ${generated} (NaN or infinity); the model file may be broken`);
-      }
-      const choice = sampler.next(out.logits, metrics);
-      for (const id of choice.ids) {
-        if (generated >= maxTokens) break loop;
-        if (eos.has(id)) {
-          stopReason = "eos";
+        if (err instanceof ContextFull) {
+          stopReason = "context_full";
+          yield { type: "notice", message: `stopped: ${err.message}` };
           break loop;
         }
-        const event: TokenEvent = {
-          type: "token",
-          index: generated,
-          id,
-          text: decoder.push(id),
-          quadrant: choice.quadrant,
-          entropy: metrics.entropy,
-          varentropy: metrics.varentropy,
-          attn_entropy: metrics.attnEntropy,
-          attn_varentropy: metrics.attnVarentropy,
-          agreement: metrics.agreement,
-          interaction_strength: metrics.interactionStrength,
-          temperature: choice.settings.temperature,
-          top_k: choice.settings.topK,
-          top_p: choice.settings.topP,
-          min_p: choice.settings.minP,
-          sampler: samplerName,
-        };
-        generated++;
-        quadrants[choice.quadrant]++;
-        entropySum += metrics.entropy;
-        const { release, stopped } = stops.push(event);
-        yield* emit(release);
-        if (stopped) {
-          stopReason = "stop_string";
-          break loop;
-        }
-        if (generated >= maxTokens) break loop;
-        try {
-          out = (await seq.step([id]))[0];
-          decodeSteps++;
-        } catch (err) {
-          if (err instanceof ContextFull) {
-            stopReason = "context_full";
-            yield { type: "notice", message: `stopped: ${err.message}` };
-            break loop;
-          }
-          throw err;
-        }
+        throw err;
       }
     }
+  }
   if (stopReason !== "stop_string") {
     // Release text held for stop matching and any bytes still waiting to form a character.
     const held = stops.flush();
