@@ -80,7 +80,7 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
   const decoder = new StreamingDecoder(model.tokenizer, promptIds);
   const stops = new StopMatcher(options.stop ?? []);
   const quadrants = Object.fromEntries(QUADRANTS.map((q) => [q, 0])) as Record<Quadrant, number>;
-  const seq = model.newSequence();
+  const seq = model.newSequence({ scoreLayers: layers }); // "last": fetch only the scores the metrics read
   let text = "";
   let generated = 0;
   let entropySum = 0;

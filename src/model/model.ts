@@ -6,7 +6,7 @@ import { ModelError } from "../errors.js";
 import { readModelFolder, type FolderOptions, type ModelFolder } from "./folder.js";
 import { loadTokenizer, type Tokenizer } from "./tokenizer.js";
 import { planDecoderIO, type DecoderIO } from "./io.js";
-import { Sequence } from "./sequence.js";
+import { Sequence, type ScoreLayers } from "./sequence.js";
 import { ensureTappedModel } from "../onnx/patch-cache.js";
 
 export type AttentionSource = "taps" | "none";
@@ -45,8 +45,11 @@ export interface Model {
   readonly io: DecoderIO;
   /** Milliseconds spent in loadModel. */
   readonly loadMs: number;
-  /** Starts an empty sequence with its own KV cache. */
-  newSequence(): Sequence;
+  /**
+   * Starts an empty sequence with its own KV cache. `scoreLayers: "last"` fetches only the last
+   * layer's attention scores (default "all").
+   */
+  newSequence(options?: { scoreLayers?: ScoreLayers }): Sequence;
   /** The session, for benchmarks that want the bare loop. */
   readonly session: ort.InferenceSession;
   close(): Promise<void>;
@@ -102,7 +105,7 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Mo
     io,
     loadMs,
     session,
-    newSequence: () => new Sequence(session, io, facts),
+    newSequence: (options) => new Sequence(session, io, facts, options?.scoreLayers),
     close: () => session.release(),
   };
 }
