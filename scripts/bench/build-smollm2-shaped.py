@@ -81,34 +81,11 @@ def main():
     torch.manual_seed(0)
     model = LlamaLM(c).eval()
     print(f"params {model.n_params()} (+ {c.vocab_size * c.dim} for the separate output projection)")
-    wrapper = export04.OnnxWrapper(model).eval()
-    L, KV, D = c.n_layers, c.n_kv_heads, c.head_dim
-    B, P, S = 2, 3, 4
-    ex = [torch.randint(0, c.vocab_size, (B, S)), torch.ones(B, P + S, dtype=torch.int64),
-          torch.arange(P, P + S).unsqueeze(0).expand(B, S).contiguous()]
-    in_names = ["input_ids", "attention_mask", "position_ids"]
-    out_names = ["logits"]
-    dyn = {
-        "input_ids": {0: "batch_size", 1: "sequence_length"},
-        "attention_mask": {0: "batch_size", 1: "total_sequence_length"},
-        "position_ids": {0: "batch_size", 1: "sequence_length"},
-        "logits": {0: "batch_size", 1: "sequence_length"},
-    }
-    for i in range(L):
-        for kind in ("key", "value"):
-            ex.append(torch.randn(B, KV, P, D))
-            n_in, n_out = f"past_key_values.{i}.{kind}", f"present.{i}.{kind}"
-            in_names.append(n_in)
-            out_names.append(n_out)
-            dyn[n_in] = {0: "batch_size", 2: "past_sequence_length"}
-            dyn[n_out] = {0: "batch_size", 2: "total_sequence_length"}
     tmp = onnx_path + ".tmp"
-    with torch.no_grad():
-        torch.onnx.export(wrapper, tuple(ex), tmp, input_names=in_names, output_names=out_names,
-                          dynamic_axes=dyn, opset_version=14, do_constant_folding=True)
+    export04.export_decoder_onnx(model, c, tmp)
     m = onnx.load(tmp, load_external_data=False)
     n_soft = sum(1 for n in m.graph.node if n.op_type == "Softmax")
-    assert n_soft == L, f"expected {L} Softmax nodes, found {n_soft}"
+    assert n_soft == c.n_layers, f"expected {c.n_layers} Softmax nodes, found {n_soft}"
     del m
     onnx.checker.check_model(tmp)
     os.replace(tmp, onnx_path)

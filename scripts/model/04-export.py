@@ -59,6 +59,38 @@ def load(ckpt_path):
     return ck, cfg, model
 
 
+def export_decoder_onnx(model, cfg, onnx_path):
+    """torch.onnx.export with the optimum "with past" I/O names and dynamic batch/sequence/past axes
+    (shared with scripts/bench/build-smollm2-shaped.py)."""
+    wrapper = OnnxWrapper(model).eval()
+    L, KV, D = cfg.n_layers, cfg.n_kv_heads, cfg.head_dim
+    B, P, S = 2, 3, 4  # example shapes for tracing only; every axis below is dynamic
+    example = [
+        torch.randint(0, cfg.vocab_size, (B, S)),
+        torch.ones(B, P + S, dtype=torch.int64),
+        torch.arange(P, P + S).unsqueeze(0).expand(B, S).contiguous(),
+    ]
+    in_names = ["input_ids", "attention_mask", "position_ids"]
+    out_names = ["logits"]
+    dyn = {
+        "input_ids": {0: "batch_size", 1: "sequence_length"},
+        "attention_mask": {0: "batch_size", 1: "total_sequence_length"},
+        "position_ids": {0: "batch_size", 1: "sequence_length"},
+        "logits": {0: "batch_size", 1: "sequence_length"},
+    }
+    for i in range(L):
+        for kind in ("key", "value"):
+            example.append(torch.randn(B, KV, P, D))
+            n_in, n_out = f"past_key_values.{i}.{kind}", f"present.{i}.{kind}"
+            in_names.append(n_in)
+            out_names.append(n_out)
+            dyn[n_in] = {0: "batch_size", 2: "past_sequence_length"}
+            dyn[n_out] = {0: "batch_size", 2: "total_sequence_length"}
+    with torch.no_grad():
+        torch.onnx.export(wrapper, tuple(example), onnx_path, input_names=in_names, output_names=out_names,
+                          dynamic_axes=dyn, opset_version=14, do_constant_folding=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt", default=os.path.join(BUILD, "ckpt.pt"))
@@ -110,42 +142,9 @@ def main():
         shutil.copyfile(os.path.join(args.tokenizer, name), os.path.join(args.out, name))
 
     # --- ONNX ---
-    wrapper = OnnxWrapper(model).eval()
-    L, KV, D = cfg.n_layers, cfg.n_kv_heads, cfg.head_dim
-    B, P, S = 2, 3, 4
-    ex_ids = torch.randint(0, cfg.vocab_size, (B, S))
-    ex_mask = torch.ones(B, P + S, dtype=torch.int64)
-    ex_pos = torch.arange(P, P + S).unsqueeze(0).expand(B, S).contiguous()
-    ex_past = []
-    for _ in range(L):
-        ex_past += [torch.randn(B, KV, P, D), torch.randn(B, KV, P, D)]
-    in_names = ["input_ids", "attention_mask", "position_ids"]
-    out_names = ["logits"]
-    dyn = {
-        "input_ids": {0: "batch_size", 1: "sequence_length"},
-        "attention_mask": {0: "batch_size", 1: "total_sequence_length"},
-        "position_ids": {0: "batch_size", 1: "sequence_length"},
-        "logits": {0: "batch_size", 1: "sequence_length"},
-    }
-    for i in range(L):
-        for kind in ("key", "value"):
-            n_in, n_out = f"past_key_values.{i}.{kind}", f"present.{i}.{kind}"
-            in_names.append(n_in)
-            out_names.append(n_out)
-            dyn[n_in] = {0: "batch_size", 2: "past_sequence_length"}
-            dyn[n_out] = {0: "batch_size", 2: "total_sequence_length"}
     onnx_path = os.path.join(args.out, "onnx", "model.onnx")
-    with torch.no_grad():
-        torch.onnx.export(
-            wrapper,
-            (ex_ids, ex_mask, ex_pos, *ex_past),
-            onnx_path,
-            input_names=in_names,
-            output_names=out_names,
-            dynamic_axes=dyn,
-            opset_version=14,
-            do_constant_folding=True,
-        )
+    export_decoder_onnx(model, cfg, onnx_path)
+    L, KV, D = cfg.n_layers, cfg.n_kv_heads, cfg.head_dim
     m = onnx.load(onnx_path)
     dedupe_tied_embedding(m, model)
     onnx.save(m, onnx_path)
