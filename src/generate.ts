@@ -4,10 +4,10 @@ import type { Model } from "./model/model.js";
 import { ContextFull, type StepOutput } from "./model/sequence.js";
 import { StreamingDecoder } from "./model/tokenizer.js";
 import { RuntimeFailure, UsageError } from "./errors.js";
-import { QUADRANTS, type Quadrant, type SamplerName, type SamplerSettings, type StepMetrics, type ThresholdProfile } from "./types.js";
+import { QUADRANTS, type Quadrant, type SamplerName, type SamplerSettings, type StepMetrics, type ThresholdProfile, type AttentionMetrics } from "./types.js";
 import type { GenerationEvent, StopReason, SummaryEvent, TokenEvent } from "./events.js";
-import { logitMetrics } from "./metrics/logits.js";
-import { attentionMetricsForLayers, createAttentionScratch } from "./metrics/attention.js";
+import { createLogitStats, logitMetrics, type LogitStats } from "./metrics/logits.js";
+import { attentionMetricsForLayers, createAttentionMetrics, createAttentionScratch } from "./metrics/attention.js";
 import { createSampler } from "./sampler/samplers.js";
 import { BASE_SETTINGS, REFERENCE_PROFILE } from "./sampler/thresholds.js";
 import { randomSeed } from "./sampler/rng.js";
@@ -41,20 +41,28 @@ export const DEFAULT_MAX_TOKENS = 128;
 export const DEFAULT_CLARIFY_TEXT = " ...";
 export const DEFAULT_CLARIFY_EVERY = 64;
 
-function stepMetrics(out: StepOutput, layers: AttentionLayers, scratch: ReturnType<typeof createAttentionScratch> | null, step: number): StepMetrics {
-  let lm: ReturnType<typeof logitMetrics>;
+/** Per-run buffers for the metrics, so the decode loop reuses them instead of allocating per token. */
+interface MetricsScratch {
+  logits: LogitStats;
+  attention: ReturnType<typeof createAttentionScratch> | null;
+  attentionOut: AttentionMetrics;
+}
+
+/** Metrics of one step; `scratch.logits` keeps the logit max, which the sampler reuses. */
+function stepMetrics(out: StepOutput, layers: AttentionLayers, scratch: MetricsScratch, step: number): StepMetrics {
+  let lm: LogitStats;
   try {
-    lm = logitMetrics(out.logits);
+    lm = logitMetrics(out.logits, scratch.logits);
   } catch (err) {
     // logitMetrics rejects NaN / infinite rows; say which step, so a broken model is told apart from a broken prompt.
     if (!(err instanceof RuntimeFailure)) throw err;
     throw new RuntimeFailure(`the model produced non-finite logits at step ${step} (${err.message}); the model file may be broken, re-export or re-download it`);
   }
-  if (!out.scores || !scratch) {
+  if (!out.scores || !scratch.attention) {
     return { entropy: lm.entropy, varentropy: lm.varentropy, attnEntropy: null, attnVarentropy: null, agreement: null, interactionStrength: null };
   }
   const chosen = layers === "all" ? out.scores : out.scores.slice(-1);
-  const am = attentionMetricsForLayers(chosen, scratch);
+  const am = attentionMetricsForLayers(chosen, scratch.attention, scratch.attentionOut);
   return { entropy: lm.entropy, varentropy: lm.varentropy, ...am };
 }
 
@@ -72,8 +80,12 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
   if (fitted.notice) yield { type: "notice", message: fitted.notice };
   const clarifyIds = model.tokenizer.encode(options.clarifyText ?? DEFAULT_CLARIFY_TEXT, false);
   const layers = options.attentionLayers ?? "last";
-  const scratch = model.facts.attentionSource === "taps" ? createAttentionScratch() : null;
-  if (!scratch) {
+  const scratch: MetricsScratch = {
+    logits: createLogitStats(),
+    attention: model.facts.attentionSource === "taps" ? createAttentionScratch() : null,
+    attentionOut: createAttentionMetrics(),
+  };
+  if (!scratch.attention) {
     yield { type: "notice", message: `attention metrics unavailable (${model.facts.attentionNote}); the sampler uses logit metrics only` };
   }
   const eos = new Set(options.ignoreEos ? [] : model.facts.eosIds);
@@ -115,7 +127,7 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
       break;
     }
     const metrics = stepMetrics(out, layers, scratch, generated);
-    const choice = sampler.next(out.logits, metrics);
+    const choice = sampler.next(out.logits, metrics, scratch.logits.max);
     for (const id of choice.ids) {
       if (generated >= maxTokens) break loop;
       if (eos.has(id)) {
@@ -183,7 +195,7 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
     mean_entropy: generated > 0 ? round(entropySum / generated, 4) : null,
     seed,
     sampler: samplerName,
-    attention_source: scratch ? "taps" : "none",
+    attention_source: scratch.attention ? "taps" : "none",
     stop_reason: stopReason,
     thresholds: options.thresholdsName ?? (options.thresholds ? "custom" : "reference"),
     text,
