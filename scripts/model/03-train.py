@@ -361,7 +361,9 @@ def main():
                 per_step = (window[-1][0] - window[0][0]) / (window[-1][1] - window[0][1])
                 left = deadline - now - 60
                 fit = int(left / per_step * 0.95)
-                new_steps = max(step + 10, min(a["planned_steps"], step + fit))
+                # at least 10 more steps when shrinking, but never past the current schedule once
+                # the deadline is near (a negative fit must end the run, not extend it)
+                new_steps = max(min(a["steps"], step + 10), min(a["planned_steps"], step + fit))
                 if abs(new_steps - a["steps"]) > 0.02 * a["steps"]:
                     log(args.log, {"kind": "reschedule", "step": step, "old_steps": a["steps"], "new_steps": new_steps,
                                    "sec_per_step": round(per_step, 3), "time": time.strftime("%H:%M:%S")})

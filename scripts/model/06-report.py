@@ -35,7 +35,12 @@ def read_log(path):
             {"train": train, "eval": evals, "reschedule": resched}.get(r["kind"], []).append(r)
     # a resumed run may re-log steps after the last checkpoint: keep the last record per step
     dedupe = lambda rs: sorted({r["step"]: r for r in rs}.values(), key=lambda r: r["step"])
-    return dedupe(train), dedupe(evals), resched
+    train, evals = dedupe(train), dedupe(evals)
+    if evals:
+        # train records past the final evaluation are work a killed run did after its last checkpoint,
+        # which the resumed run redid or dropped: not part of the model
+        train = [r for r in train if r["step"] <= evals[-1]["step"]]
+    return train, evals, resched
 
 
 def svg(train, evals, out):
@@ -146,7 +151,9 @@ def main():
     n_params = V * d + Lr * (d * H * hd + 2 * d * KV * hd + H * hd * d + 3 * d * f + 2 * d) + d
     secs = last_t.get("elapsed_s", 0)
     hms = lambda r: sum(int(x) * m for x, m in zip(r["time"].split(":"), (3600, 60, 1)))
-    allr = sorted(train + evals, key=lambda r: r["step"])
+    # wall clock of this run: its train records and later evaluations (a step-0 evaluation of the
+    # starting weights may have been made separately, before the run)
+    allr = sorted(train + [e for e in evals if e["step"] > 0], key=lambda r: r["step"])
     wall = (hms(allr[-1]) - hms(allr[0])) % 86400 + (allr[0]["elapsed_s"] if allr else 0) if allr else 0
     cpu = "x86-64 CPU"
     try:
