@@ -133,6 +133,8 @@ def main():
     ap.add_argument("--log", default=os.path.join(BUILD, "train.log"))
     ap.add_argument("--baseline", default=os.path.join(BUILD, "baseline.json"))
     ap.add_argument("--init-note", default=None)
+    ap.add_argument("--threads", type=int, default=2, help="torch threads the run used (for the table)")
+    ap.add_argument("--nice", type=int, default=10, help="nice level the run used (for the table)")
     args = ap.parse_args()
     train, evals, resched = read_log(args.log)
     base = None
@@ -192,7 +194,7 @@ def main():
 | Vocabulary / context | {V} byte-level BPE / {cfg['max_position_embeddings']} (trained on 256-token windows, the last 15 % of steps on 512-token windows) |
 {f"| Started from | {args.init_note} |" + chr(10) if args.init_note else ""}| Training steps × batch | {last_t.get('step')} × 16 × 256 tokens (this run) |
 | Tokens seen | {last_t.get('tokens', 0)/1e6:.2f} M in this run ({summary['epochs']} epochs of {toks['train']['tokens']/1e6:.2f} M training tokens, sampled per source: {', '.join(f"{s['source']} {s['weight']:.0%}" for s in toks.get('train_sources', []) if s.get('weight') is not None)}) |
-| Training time | {secs/3600:.2f} h in training steps, {wall/3600:.2f} h wall clock including evaluations and restarts ({summary['tok_per_s']} tokens/s overall), on a 2-core {cpu} shared with other work (PyTorch 1.13 CPU, 2 threads, fp32, `nice 19`) |
+| Training time | {secs/3600:.2f} h in training steps, {wall/3600:.2f} h wall clock including evaluations and restarts ({summary['tok_per_s']} tokens/s overall), on a 2-core {cpu} shared with other work (PyTorch 1.13 CPU, {args.threads} thread{'s' if args.threads > 1 else ''}, fp32, `nice {args.nice}`) |
 | Held-out loss (v1 set) | {last_e.get('heldout_loss')} nats/token |
 | **Held-out bits per byte (v1 set)** | **{last_e.get('heldout_bpb')}** (total nats over all {last_e.get('heldout_tokens')} v1 held-out tokens / ln 2 / {stats['heldout_bytes']:,} UTF-8 bytes; the first model: {base['heldout_bpb'] if base else '–'}) |
 
