@@ -303,7 +303,7 @@ test("the first run that writes the patched copy says so in one line; inspect sh
   spawnSync("chmod", ["-R", "u+w", dir]); // the fixture is read-only; its copy must be writable
   const first = await runCli(["generate", "-m", dir, "Tom", "-n", "2", "--sampler", "greedy"]);
   assert.equal(first.code, 0, first.stderr);
-  const line = /patched copy with attention outputs: (.+) \((\d+\.\d) MB\)\n/.exec(first.stderr);
+  const line = /^note: patched copy with attention outputs: (.+) \((\d+\.\d) MB\)\n/m.exec(first.stderr);
   assert.ok(line, first.stderr);
   const patched = path.join(dir, "onnx", "model.taps.onnx");
   assert.equal(line[1], patched);

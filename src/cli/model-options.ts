@@ -51,8 +51,8 @@ export async function openModel(flags: ModelFlags, err: NodeJS.WriteStream, opts
   return model;
 }
 
-/** "patched copy with attention outputs: PATH (N MB)". */
+/** "note: patched copy with attention outputs: PATH (N MB)" (a note: informative, not an error). */
 export function tappedLine(model: Model): string {
   const t = model.tapped!;
-  return `patched copy with attention outputs: ${t.path} (${(t.bytes / 1e6).toFixed(1)} MB)`;
+  return `note: patched copy with attention outputs: ${t.path} (${(t.bytes / 1e6).toFixed(1)} MB)`;
 }
