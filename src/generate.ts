@@ -134,8 +134,18 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
   });
   const tDecode = performance.now();
 
+  // Events whose text is "" (bytes of a character still incomplete) wait here until a later event
+  // brings text, so that a tail the decoder flushes at the end can join the last of them and the
+  // token events' texts always add up to the summary's text.
+  let blanks: TokenEvent[] = [];
   const emit = function* (events: TokenEvent[]) {
     for (const e of events) {
+      if (e.text === "") {
+        blanks.push(e);
+        continue;
+      }
+      yield* blanks;
+      blanks = [];
       text += e.text;
       yield e;
     }
@@ -211,12 +221,16 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
   }
   if (stopReason !== "stop_string") {
     // Release text held for stop matching and any bytes still waiting to form a character.
-    const held = stops.flush();
+    const last = [...blanks, ...stops.flush()];
+    blanks = [];
     const tail = decoder.flush();
-    if (tail && held.length > 0) held[held.length - 1] = { ...held[held.length - 1], text: held[held.length - 1].text + tail };
-    yield* emit(held);
-    if (tail && held.length === 0) text += tail;
-  }
+    if (tail && last.length > 0) last[last.length - 1] = { ...last[last.length - 1], text: last[last.length - 1].text + tail };
+    for (const e of last) {
+      text += e.text;
+      yield e;
+    }
+    if (tail && last.length === 0) text += tail;
+  } else yield* blanks;
   const decodeMs = performance.now() - tDecode;
   const summary: SummaryEvent = {
     type: "summary",

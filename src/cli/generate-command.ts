@@ -257,7 +257,15 @@ async function runGenerate(promptArgs: string[], flags: GenerateFlags, deps: Gen
         if (stream && run.summary) term.summary(run.summary, i === 0 ? model.loadMs : null);
         runs.push(run);
       }
-      if (runs.length === 2 && runs[0].summary && runs[1].summary) {
+      const compared = runs.length === 2 && runs[0].summary !== null && runs[1].summary !== null;
+      if (!flags.json && samplers.length > 1 && !compared) {
+        // Ctrl-C before both runs ended: show what each produced, as a single run would.
+        for (const r of runs) {
+          streams.out.write(`--- ${r.sampler} ---\n${r.events.map((e) => term.paint(e)).join("")}\n`);
+          if (r.summary) streams.err.write(`${r.sampler}: ${term.summaryLine(r.summary, null)}\n`);
+        }
+      }
+      if (compared) {
         const cmp = comparison(runs[0], runs[1]);
         if (flags.json) new JsonRenderer(streams, extra).line(cmp);
         else {
