@@ -124,7 +124,7 @@ export interface ProfileLookup {
   ignored: { path: string; reason: string }[];
 }
 
-async function readCandidate(file: string, facts: ModelFacts): Promise<FoundProfile | { reason: string } | null> {
+async function readCandidate(file: string, facts: Pick<ModelFacts, "dir">): Promise<FoundProfile | { reason: string } | null> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
@@ -158,7 +158,7 @@ async function readCandidate(file: string, facts: ModelFacts): Promise<FoundProf
 }
 
 /** Looks for a calibrated profile of the loaded model: beside it, then in the cache. */
-export async function findCalibratedProfile(facts: ModelFacts, cacheDir: string = defaultCacheDir()): Promise<ProfileLookup> {
+export async function findCalibratedProfile(facts: Pick<ModelFacts, "dir">, cacheDir: string = defaultCacheDir()): Promise<ProfileLookup> {
   const ignored: ProfileLookup["ignored"] = [];
   for (const file of [besideProfilePath(facts.dir), await cacheProfilePath(facts.dir, cacheDir)]) {
     const c = await readCandidate(file, facts);

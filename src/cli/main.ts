@@ -1,8 +1,6 @@
 // The entropix command line. Thin: parses flags, reads prompts, calls the library, renders events.
 // Only this file decides exit codes: 0 ok, 1 runtime/model failure, 2 bad usage.
 import { readFileSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { Command, CommanderError, Option } from "commander";
 import { ModelError, RuntimeFailure, UsageError } from "../errors.js";
 import { loadModel, type Model } from "../model/model.js";
@@ -19,12 +17,13 @@ import { randomSeed } from "../sampler/rng.js";
 import { resolveThresholds, type ResolvedThresholds } from "../calibrate/profile-store.js";
 import { ENTROPIX_VERSION } from "../calibrate/version.js";
 import { registerCalibrateCommand } from "./calibrate-command.js";
+import { registerListCommand } from "./list-command.js";
+import { bundledModels, defaultModelPath, resolveModelArg } from "../model/bundled.js";
 import { ReportRecorder } from "../report/recorder.js";
 import { checkReportPath } from "../report/write.js";
 import { comparison, formatComparison, type RunRecord } from "./compare.js";
 
-const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
-export const DEFAULT_MODEL_DIR = path.join(PACKAGE_ROOT, "models", "tiny-stdlib-llama");
+export const DEFAULT_MODEL_DIR = defaultModelPath();
 const SAMPLERS = ["entropix", "greedy", "temperature"] as const;
 /** True while prompts are being read (stdin may never end): Ctrl-C then exits at once. */
 let readingPrompts = false;
@@ -66,7 +65,7 @@ interface GenerateFlags extends ModelFlags {
 
 function addModelOptions(cmd: Command): Command {
   return cmd
-    .option("-m, --model <dir>", "model folder (Hugging Face ONNX layout)", DEFAULT_MODEL_DIR)
+    .option("-m, --model <dir>", `model folder (Hugging Face ONNX layout) or bundled model name (${bundledModels().map((m) => m.name).join(", ")})`, (v: string) => resolveModelArg(v), DEFAULT_MODEL_DIR)
     .option("--onnx-file <file>", "which .onnx file in the folder to run")
     .addOption(new Option("--dtype <dtype>", "pick the model_<dtype>.onnx variant").argParser(oneOf("--dtype", DTYPES)))
     .option("--threads <n>", "onnxruntime intra-op threads", integer("--threads", 1, 1024))
@@ -307,6 +306,7 @@ export function buildProgram(streams: Streams, signal: AbortSignal): Command {
     .action((flags: ModelFlags & { json?: boolean }) => runInspect(flags, streams));
 
   registerCalibrateCommand(program, { streams, signal, addModelOptions, openModel });
+  registerListCommand(program, streams);
 
   return program;
 }
