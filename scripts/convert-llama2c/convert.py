@@ -594,6 +594,7 @@ fallback: ids 0/1/2 are `<unk>`/`<s>`/`</s>`, ids 3–258 are the bytes `<0x00>`
 | `tokenizer.json`, `tokenizer_config.json`, `special_tokens_map.json` | Llama-style BPE with byte fallback; loads offline in `@huggingface/transformers` as `LlamaTokenizer` and adds `<s>` |
 | `onnx/model.onnx` | fp32, opset 14; inputs `input_ids`, `attention_mask`, `position_ids`, `past_key_values.{{i}}.key/value`; outputs `logits`, `present.{{i}}.key/value`; plain attention (one Softmax per layer, so entropix taps every layer) |
 | `LICENSE` | llama2.c's MIT licence |
+| `entropix.thresholds.json` | Entropix thresholds calibrated for this model (not written by the converter; see below) |
 
 ## How it was converted
 
@@ -618,6 +619,17 @@ The script compares against a forward pass written in it in numpy with llama2.c'
 (interleaved rotary pairs, run.c's operations) and against llama2.c's encoder:
 
 {check_lines}
+
+## Calibrated thresholds
+
+`entropix.thresholds.json` was made after the conversion with
+
+    npx entropix calibrate --model stories260k --corpus data/stories260k-calibration.txt
+
+The reference thresholds suit large vocabularies; on this 512-token model they put most steps in
+the high-temperature states. No TinyStories text is available offline, so the calibration corpus is
+the model's own text: twelve 256-token samples at temperature 1 with no top-k/top-p/min-p
+(`data/README.md` gives the command), i.e. text drawn from the model's own distribution.
 
 Greedy decoding from `<s>` through the ONNX file (the same text as llama2.c's published temperature-0 output):
 
