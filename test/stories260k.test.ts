@@ -10,7 +10,8 @@ import { loadModel } from "../src/index.js";
 import { bundledModels, resolveModelArg } from "../src/model/bundled.js";
 import { UsageError } from "../src/errors.js";
 import { countInitializerElements } from "../src/onnx/weights.js";
-import { formatBytes, formatCount } from "../src/list/render.js";
+import { formatBytes, formatCount, renderTable } from "../src/list/render.js";
+import { bundledSource } from "../src/list/bundled-source.js";
 
 const BUNDLED = path.join(REPO_ROOT, "models", "stories260k");
 const LLAMA2C = path.join(FIXTURES, "tinyllamas-stories260K");
@@ -106,6 +107,21 @@ test("weight count and list formatting", async () => {
   assert.equal((await countInitializerElements(path.join(STORIES, "onnx", "model.onnx"))).elements, 260032 + 512 * 64);
   assert.deepEqual([formatBytes(999), formatBytes(1204659), formatBytes(19317915), formatBytes(null)], ["999 B", "1.2 MB", "19 MB", "?"]);
   assert.deepEqual([formatCount(260032), formatCount(4737792), formatCount(135e6), formatCount(1.2e9), formatCount(7)], ["260K", "4.7M", "135M", "1.2B", "7"]);
+});
+
+test("a folder that is not a usable model still gets a row, with what is wrong", async () => {
+  const broken = tempDir("entropix-list-");
+  writeFileSync(path.join(broken, "config.json"), JSON.stringify({ architectures: ["LlamaForCausalLM"], max_position_embeddings: 128 }));
+  const rows = await bundledSource(() => [{ name: "broken", path: broken }, { name: "stories260k", path: BUNDLED }]).rows();
+  assert.equal(rows.length, 2);
+  assert.match(rows[0].problem ?? "", /no \.onnx file found/);
+  assert.equal(rows[0].attentionSource, null);
+  assert.ok(rows[0].sizeBytes! > 0);
+  assert.equal(rows[1].problem, null);
+  assert.equal(rows[1].attentionSource, "taps");
+  const table = renderTable(rows);
+  assert.match(table, /^broken\s+bundled\s+\d+ B\s+\?\s+\?\s+\?\s+\?$/m);
+  assert.match(table, /^note: broken: .*no \.onnx file found/m);
 });
 
 // ---------------------------------------------------------------------------------------------

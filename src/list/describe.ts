@@ -35,7 +35,8 @@ export async function describeModelFolder(dir: string, id: { name: string; sourc
     calibrated: null,
     problem: null,
   };
-  // Each fact on its own: a folder that is broken in one way still shows what can be known.
+  // Facts are gathered in order until one fails: the row keeps what was found and says what is wrong,
+  // so one broken folder does not hide the other models.
   try {
     row.sizeBytes = folderBytes(dir);
     const folder = readModelFolder(dir);
