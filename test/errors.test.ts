@@ -459,7 +459,7 @@ test("flag problems: unknown, missing values, bad numbers, contradictions (exit 
     { args: [...G, "hi", "--seed", "4294967296"], want: /--seed must be a whole number from 0 to 4294967295/ },
     { args: [...G, "hi", "--threads", "0"], want: /--threads must be a whole number from 1 to 1024, got 0/ },
     { args: [...G, "hi", "--clarify-every", ""], want: /--clarify-every needs a finite number, got ""/ },
-    { args: [...G, "hi", "--sampler", "nucleus"], want: /--sampler must be one of entropix, greedy, temperature, got "nucleus"/ },
+    { args: [...G, "hi", "--sampler", "nucleus"], want: /--sampler must be one of entropix, entropix-reference, greedy, temperature, got "nucleus"/ },
     { args: [...G, "hi", "--dtype", "fp8"], want: /--dtype must be one of/ },
     { args: [...G, "hi", "--file", "p.txt"], want: /give prompts either as an argument or with --file\/--jsonl, not both/ },
     { args: [...G, "--file", "a.txt", "--jsonl", "b.jsonl"], want: /--file and --jsonl cannot be combined/ },
