@@ -634,9 +634,10 @@ No TinyStories text is available offline, so the calibration corpus is the model
 samples of up to 256 tokens at temperature 1 with no top-k/top-p/min-p (`data/README.md` gives the
 command), i.e. text drawn from the model's own distribution. The thresholds (bits) moved from the
 reference profile's low/medium/high entropy 0.1 / 3.0 / 5.0 and low/high varentropy 0.1 / 5.0 to
-about 0.03 / 2.6 / 4.2 and 0.3 / 5.7 (the exact numbers are in the file), and the default sampler
+about 0.03 / 2.6 / 4.2 and 0.3 / 5.7 (the exact numbers are in the file); the default sampler
 ranks each step's entropy and varentropy against the file's `meta.statistics` instead of a scale
-guessed from the vocabulary size.
+guessed from the vocabulary size, and runs at the base temperature ("heat") that `calibrate` chose
+from generations on prompts cut from the corpus (`temperature` and `meta.heat` in the file).
 """
     with open(os.path.join(out, "README.md"), "w", encoding="utf-8") as f:
         f.write(card)
