@@ -127,7 +127,7 @@ export interface ProfileLookup {
   ignored: { path: string; reason: string }[];
 }
 
-async function readCandidate(file: string, facts: ModelFacts): Promise<FoundProfile | { reason: string } | null> {
+async function readCandidate(file: string, facts: Pick<ModelFacts, "dir">): Promise<FoundProfile | { reason: string } | null> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
@@ -166,7 +166,7 @@ async function readCandidate(file: string, facts: ModelFacts): Promise<FoundProf
  * current the newer file wins: a profile calibrated into the cache (a read-only folder, or the
  * bundled model without --force) is the user's own, newer than the one shipped beside the model.
  */
-export async function findCalibratedProfile(facts: ModelFacts, cacheDir: string = defaultCacheDir()): Promise<ProfileLookup> {
+export async function findCalibratedProfile(facts: Pick<ModelFacts, "dir">, cacheDir: string = defaultCacheDir()): Promise<ProfileLookup> {
   const ignored: ProfileLookup["ignored"] = [];
   let found: FoundProfile | null = null;
   let foundMtime = -Infinity;

@@ -6,6 +6,7 @@ import type { Streams } from "./render.js";
 import { ENTROPIX_VERSION } from "../calibrate/version.js";
 import { registerCalibrateCommand } from "./calibrate-command.js";
 import { registerEvalCommand } from "./eval-command.js";
+import { registerListCommand } from "./list-command.js";
 import { registerGenerateCommand } from "./generate-command.js";
 import { registerInspectCommand } from "./inspect-command.js";
 import { addModelOptions, openModel } from "./model-options.js";
@@ -33,6 +34,7 @@ export function buildProgram(streams: Streams, signal: AbortSignal): Command {
   registerInspectCommand(program, streams);
   registerCalibrateCommand(program, { streams, signal, addModelOptions, openModel });
   registerEvalCommand(program, { streams, signal, addModelOptions, openModel });
+  registerListCommand(program, streams);
 
   return program;
 }
