@@ -114,13 +114,26 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
   });
   const tDecode = performance.now();
 
-  const emit = function* (events: TokenEvent[]) {
+  // Tokens whose text is "" (bytes of a character not complete yet) wait in `pending` until a token
+  // with text follows, so the decoder's flushed tail at the end lands on a token event, not only in
+  // the summary: the summary's text is always the concatenation of the token events' text.
+  let pending: TokenEvent[] = [];
+  const emit = function* (events: TokenEvent[], final = false) {
     for (const e of events) {
-      text += e.text;
-      yield e;
+      if (e.text === "" && !final) {
+        pending.push(e);
+        continue;
+      }
+      const ready = [...pending, e];
+      pending = [];
+      for (const r of ready) {
+        text += r.text;
+        yield r;
+      }
     }
   };
 
+  try {
   loop: while (generated < maxTokens) {
     if (options.signal?.aborted) {
       stopReason = "interrupted";
@@ -175,14 +188,17 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
       }
     }
   }
-  if (stopReason !== "stop_string") {
-    // Release text held for stop matching and any bytes still waiting to form a character.
-    const held = stops.flush();
-    const tail = decoder.flush();
-    if (tail && held.length > 0) held[held.length - 1] = { ...held[held.length - 1], text: held[held.length - 1].text + tail };
-    yield* emit(held);
-    if (tail && held.length === 0) text += tail;
+  } catch (err) {
+    // A failing step still reports every token chosen before it.
+    yield* emit(pending.splice(0), true);
+    throw err;
   }
+  // Release text held for stop matching and any bytes still waiting to form a character (after a
+  // stop string the rest is cut, so only the waiting tokens go out, with their empty text).
+  const held = [...pending.splice(0), ...(stopReason !== "stop_string" ? stops.flush() : [])];
+  const tail = stopReason !== "stop_string" ? decoder.flush() : "";
+  if (tail && held.length > 0) held[held.length - 1] = { ...held[held.length - 1], text: held[held.length - 1].text + tail };
+  yield* emit(held, true);
   const decodeMs = performance.now() - tDecode;
   const summary: SummaryEvent = {
     type: "summary",
