@@ -7,7 +7,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSy
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import * as ort from "onnxruntime-node";
-import { FIXTURES, GENAI, REPO_ROOT, STORIES, tempDir as makeTempDir } from "./helpers.js";
+import { CLI_KILL_MS, FIXTURES, GENAI, REPO_ROOT, STORIES, tempDir as makeTempDir } from "./helpers.js";
 import { BOOL, F32, I32, f32bytes, graph, model, tensor, type NodeSpec } from "./onnx-build.js";
 import { ModelError } from "../src/errors.js";
 import { addAttentionTaps, planTaps, writePlan } from "../src/onnx/taps.js";
@@ -828,7 +828,11 @@ test("patch cache: two processes patching the same model at once both end with a
       let err = "";
       p.stdout.on("data", (d) => (out += d));
       p.stderr.on("data", (d) => (err += d));
-      p.on("close", (code) => resolve({ code, out, err }));
+      const kill = setTimeout(() => p.kill("SIGKILL"), CLI_KILL_MS);
+      p.on("close", (code) => {
+        clearTimeout(kill);
+        resolve({ code, out, err });
+      });
     });
   const results = await Promise.all([runOne(), runOne(), runOne()]);
   for (const r of results) {

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { CLI, jsonLines, runCli, STORIES, tempDir } from "./helpers.js";
+import { CLI, CLI_KILL_MS, jsonLines, runCli, STORIES, tempDir } from "./helpers.js";
 import { escapeHtml, renderReport, type ReportMeta, type ReportRun } from "../src/report/render.js";
 import { REFERENCE_PROFILE, BASE_SETTINGS } from "../src/sampler/thresholds.js";
 import type { TokenEvent } from "../src/events.js";
@@ -139,7 +139,9 @@ test("Ctrl-C writes the report with the events so far", async () => {
       child.kill("SIGINT");
     }
   });
+  const kill = setTimeout(() => child.kill("SIGKILL"), CLI_KILL_MS);
   const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+  clearTimeout(kill);
   assert.equal(code, 130, stderr);
   assert.ok(existsSync(file), stderr);
   const lines = jsonLines(stdout);
