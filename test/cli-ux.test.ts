@@ -68,7 +68,7 @@ test("--jsonl --json: every line carries prompt_id; token lines keep their token
 
 test("a multi-token insert is one event with its ids; counted once, not toward -n; no doubled spaces", async () => {
   const th = clarifyEverywhere();
-  const lines = await json([...M, "Once upon a time", "--thresholds", th, "--seed", "3", "-n", "12", "--clarify-every", "1"]);
+  const lines = await json([...M, "Once upon a time", "--sampler", "entropix-reference", "--thresholds", th, "--seed", "3", "-n", "12", "--clarify-every", "1"]);
   const tokens = tokensOf(lines);
   const s = summaryOf(lines);
   const inserts = tokens.filter((t) => t.inserted === true);
@@ -94,7 +94,7 @@ test("a multi-token insert is one event with its ids; counted once, not toward -
 
 test("--clarify-text and --clarify-every: the text given, at most once per N steps; an insert at the -n limit is whole", async () => {
   const th = clarifyEverywhere();
-  const lines = await json([...M, "Once upon a time", "--thresholds", th, "--seed", "4", "-n", "9", "--clarify-text", " Wait,", "--clarify-every", "3"]);
+  const lines = await json([...M, "Once upon a time", "--sampler", "entropix-reference", "--thresholds", th, "--seed", "4", "-n", "9", "--clarify-text", " Wait,", "--clarify-every", "3"]);
   const tokens = tokensOf(lines);
   const at = tokens.flatMap((t, i) => (t.inserted ? [i] : []));
   assert.deepEqual(at, [0, 4, 8], "every step is clarify: an insert, then 3 sampled steps, …");
@@ -102,7 +102,7 @@ test("--clarify-text and --clarify-every: the text given, at most once per N ste
   for (const i of at) assert.match(tokens[i].text as string, /^ ?Wait,$/);
   assert.equal(summaryOf(lines).generated_tokens, 9);
   // -n 1: the insert comes whole, and one sampled token after it.
-  const one = await json([...M, "Once upon a time", "--thresholds", th, "--seed", "4", "-n", "1"]);
+  const one = await json([...M, "Once upon a time", "--sampler", "entropix-reference", "--thresholds", th, "--seed", "4", "-n", "1"]);
   const t1 = tokensOf(one);
   assert.deepEqual(t1.map((t) => t.inserted), [true, false]);
   assert.equal((t1[0].text as string).trim(), "...");
@@ -111,7 +111,7 @@ test("--clarify-text and --clarify-every: the text given, at most once per N ste
 
 test('--clarify-text "" never inserts: clarify steps sample at the row-2 temperature', async () => {
   const th = clarifyEverywhere();
-  const lines = await json([...M, "Once upon a time", "--thresholds", th, "--seed", "5", "-n", "10", "--clarify-text", ""]);
+  const lines = await json([...M, "Once upon a time", "--sampler", "entropix-reference", "--thresholds", th, "--seed", "5", "-n", "10", "--clarify-text", ""]);
   const tokens = tokensOf(lines);
   assert.equal(tokens.length, 10);
   assert.ok(tokens.every((t) => t.inserted === false && t.quadrant === "clarify"));
@@ -322,7 +322,7 @@ test("calibrate without --model leaves the bundled model's shipped profile alone
   const before = readFileSync(shipped, "utf8");
   const mtime = statSync(shipped).mtimeMs;
   const cache = tempDir("entropix-cache-");
-  const r = await runCli(["calibrate", "--tokens", "64"], { env: { ENTROPIX_CACHE_DIR: cache } });
+  const r = await runCli(["calibrate", "--tokens", "64", "--no-heat"], { env: { ENTROPIX_CACHE_DIR: cache } });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /in the cache; the bundled model's shipped profile is kept \(--force overwrites it\)/);
   assert.equal(readFileSync(shipped, "utf8"), before);
@@ -357,7 +357,7 @@ test("docs/json-schema.md documents every field the CLI writes", async () => {
   writeFileSync(jsonl, '{"prompt":"Once upon a time","id":"a"}\n');
   const lines = [
     ...(await json([...M, "--jsonl", jsonl, "--compare", "greedy", "-n", "6", "--seed", "1", "--logprobs", "2"])),
-    ...(await json([...M, "Once upon a time", "--thresholds", th, "-n", "3", "--seed", "1"])),
+    ...(await json([...M, "Once upon a time", "--sampler", "entropix-reference", "--thresholds", th, "-n", "3", "--seed", "1"])),
   ];
   const types = new Set(lines.map((l) => l.type));
   assert.deepEqual([...types].sort(), ["comparison", "summary", "token"]);

@@ -14,7 +14,7 @@ import path from "node:path";
 import { UsageError } from "../errors.js";
 import type { ModelFacts } from "../model/model.js";
 import { defaultCacheDir, folderWritable, sha256File } from "../onnx/patch-cache.js";
-import { parseProfileFile, parseThresholdProfile, REFERENCE_PROFILE } from "../sampler/thresholds.js";
+import { parseProfileFile, REFERENCE_PROFILE } from "../sampler/thresholds.js";
 import type { SamplerSettings, ThresholdProfile } from "../types.js";
 import { scaleFromMeta, type MetricScale } from "../sampler/scale.js";
 import { writeFileAtomic } from "../atomic-write.js";
@@ -195,6 +195,19 @@ export interface ResolvedThresholds {
   settings?: Partial<SamplerSettings>;
 }
 
+/** A profile file given by path (`--thresholds FILE`): its thresholds, heat and calibration scale. */
+export function readProfileFile(file: string): ResolvedThresholds {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new UsageError(`${file}: cannot read the thresholds file (${(e as NodeJS.ErrnoException).code ?? e})`);
+  }
+  const { thresholds, settings } = parseProfileFile(text, file);
+  const meta = (JSON.parse(text) as { meta?: Record<string, unknown> }).meta;
+  return { profile: thresholds, label: file, settings, scale: scaleFromMeta(meta) };
+}
+
 /** A found profile as the thresholds a run uses: with its calibration scale and heat. */
 export function calibratedThresholds(found: FoundProfile): ResolvedThresholds {
   return { profile: found.profile, label: "calibrated", path: found.path, scale: scaleFromMeta(found.meta), settings: found.settings };
@@ -207,15 +220,7 @@ export function calibratedThresholds(found: FoundProfile): ResolvedThresholds {
  */
 export async function resolveThresholds(spec: string | undefined, facts: ModelFacts, note: (message: string) => void = () => {}, cacheDir?: string): Promise<ResolvedThresholds> {
   if (spec === "reference") return { profile: REFERENCE_PROFILE, label: "reference" };
-  if (spec !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(spec, "utf8");
-    } catch (e) {
-      throw new UsageError(`${spec}: cannot read the thresholds file (${(e as NodeJS.ErrnoException).code ?? e})`);
-    }
-    return { profile: parseThresholdProfile(text, spec), label: spec };
-  }
+  if (spec !== undefined) return readProfileFile(spec);
   const lookup = await findCalibratedProfile(facts, cacheDir);
   for (const i of lookup.ignored) note(`ignoring calibrated thresholds ${i.path}: ${i.reason}; run \`entropix calibrate\` again`);
   if (lookup.found) return calibratedThresholds(lookup.found);
