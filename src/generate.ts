@@ -11,6 +11,8 @@ import { chooseInsertIds, describeLogprobs, MAX_LOGPROBS } from "./token-details
 import { attentionMetricsForLayers, createAttentionMetrics, createAttentionScratch } from "./metrics/attention.js";
 import { createSampler } from "./sampler/samplers.js";
 import { BASE_SETTINGS, REFERENCE_PROFILE } from "./sampler/thresholds.js";
+import type { MetricScale } from "./sampler/scale.js";
+import type { RelativeParams } from "./sampler/relative.js";
 import { randomSeed } from "./sampler/rng.js";
 import { fitPrompt, type Truncate } from "./prompt-ids.js";
 import { StopMatcher } from "./stop-matcher.js";
@@ -25,6 +27,12 @@ export interface GenerateOptions {
   thresholds?: ThresholdProfile;
   /** How the summary names the thresholds (default "reference", or "custom" when `thresholds` is given). */
   thresholdsName?: string;
+  /** The model's calibration statistics, which the default sampler's ranks are taken against. */
+  scale?: MetricScale | null;
+  /** The default sampler's base temperature when `settings.temperature` is not given (a calibrated heat). */
+  heat?: number;
+  /** Knobs of the default sampler (e.g. maxTemperature). */
+  samplerParams?: Partial<RelativeParams>;
   /** Base temperature / top-k / top-p / min-p (Entropix's T0, K0, P0, M0; the plain sampler's settings). */
   settings?: Partial<SamplerSettings>;
   clarifyText?: string;
@@ -89,6 +97,11 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
   // No option: the profile calibrated for this model when loadModel found one, as the CLI does.
   const thresholds = options.thresholds ?? model.thresholds?.profile ?? REFERENCE_PROFILE;
   const thresholdsName = options.thresholdsName ?? (options.thresholds ? "custom" : (model.thresholds?.label ?? "reference"));
+  // The default sampler ranks metrics against the calibration that made the thresholds, and starts
+  // from its measured heat, unless the caller passes its own.
+  const fromModel = options.thresholds === undefined ? model.thresholds : undefined;
+  const scale = options.scale !== undefined ? options.scale : (fromModel?.scale ?? null);
+  const heat = options.heat ?? fromModel?.settings?.temperature;
   const logprobs = options.logprobs;
   if (logprobs !== undefined && (!Number.isInteger(logprobs) || logprobs < 0 || logprobs > MAX_LOGPROBS)) {
     throw new UsageError(`logprobs must be a whole number from 0 to ${MAX_LOGPROBS}, got ${logprobs}`);
@@ -124,11 +137,17 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
   const prefillMs = performance.now() - t0;
   const sampler = createSampler({
     name: samplerName,
-    base: { ...BASE_SETTINGS, ...options.settings },
+    base: {
+      ...BASE_SETTINGS,
+      ...(samplerName === "entropix" && heat !== undefined ? { temperature: heat } : {}),
+      ...options.settings,
+    },
     profile: thresholds,
     seed,
     clarifyIds,
     clarifyEvery: options.clarifyEvery ?? DEFAULT_CLARIFY_EVERY,
+    scale,
+    params: options.samplerParams,
     // The logits row may be wider than config.json's vocabulary (padded embeddings).
     vocabSize: out.logits.length,
   });

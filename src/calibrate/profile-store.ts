@@ -14,8 +14,9 @@ import path from "node:path";
 import { UsageError } from "../errors.js";
 import type { ModelFacts } from "../model/model.js";
 import { defaultCacheDir, folderWritable, sha256File } from "../onnx/patch-cache.js";
-import { parseThresholdProfile, REFERENCE_PROFILE } from "../sampler/thresholds.js";
-import type { ThresholdProfile } from "../types.js";
+import { parseProfileFile, parseThresholdProfile, REFERENCE_PROFILE } from "../sampler/thresholds.js";
+import type { SamplerSettings, ThresholdProfile } from "../types.js";
+import { scaleFromMeta, type MetricScale } from "../sampler/scale.js";
 import { writeFileAtomic } from "../atomic-write.js";
 
 export const PROFILE_FILE = "entropix.thresholds.json";
@@ -114,6 +115,8 @@ export async function saveProfile(text: string, modelDir: string, opts: { output
 export interface FoundProfile {
   path: string;
   profile: ThresholdProfile;
+  /** Base settings the profile sets (a calibrated heat: the default sampler's base temperature). */
+  settings: Partial<SamplerSettings>;
   meta: Record<string, unknown>;
 }
 
@@ -124,7 +127,7 @@ export interface ProfileLookup {
   ignored: { path: string; reason: string }[];
 }
 
-async function readCandidate(file: string, facts: ModelFacts): Promise<FoundProfile | { reason: string } | null> {
+async function readCandidate(file: string, facts: Pick<ModelFacts, "dir">): Promise<FoundProfile | { reason: string } | null> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
@@ -132,9 +135,10 @@ async function readCandidate(file: string, facts: ModelFacts): Promise<FoundProf
     return null;
   }
   let profile: ThresholdProfile;
+  let settings: Partial<SamplerSettings>;
   let meta: Record<string, unknown> = {};
   try {
-    profile = parseThresholdProfile(text, file);
+    ({ thresholds: profile, settings } = parseProfileFile(text, file));
     const root = JSON.parse(text) as { meta?: unknown };
     if (typeof root.meta === "object" && root.meta !== null) meta = root.meta as Record<string, unknown>;
   } catch (err) {
@@ -154,7 +158,7 @@ async function readCandidate(file: string, facts: ModelFacts): Promise<FoundProf
   if (st.mtimeMs !== id.onnx_mtime_ms) {
     if (typeof id.onnx_sha256 !== "string" || (await sha256File(onnxPath)) !== id.onnx_sha256) return stale;
   }
-  return { path: file, profile, meta };
+  return { path: file, profile, settings, meta };
 }
 
 /**
@@ -162,7 +166,7 @@ async function readCandidate(file: string, facts: ModelFacts): Promise<FoundProf
  * current the newer file wins: a profile calibrated into the cache (a read-only folder, or the
  * bundled model without --force) is the user's own, newer than the one shipped beside the model.
  */
-export async function findCalibratedProfile(facts: ModelFacts, cacheDir: string = defaultCacheDir()): Promise<ProfileLookup> {
+export async function findCalibratedProfile(facts: Pick<ModelFacts, "dir">, cacheDir: string = defaultCacheDir()): Promise<ProfileLookup> {
   const ignored: ProfileLookup["ignored"] = [];
   let found: FoundProfile | null = null;
   let foundMtime = -Infinity;
@@ -185,6 +189,15 @@ export interface ResolvedThresholds {
   label: string;
   /** The calibrated profile's file, when label is "calibrated". */
   path?: string;
+  /** The calibration statistics the default sampler ranks metrics against (calibrated profiles only). */
+  scale?: MetricScale | null;
+  /** Base settings from the calibrated profile (its heat); they apply to the default sampler only. */
+  settings?: Partial<SamplerSettings>;
+}
+
+/** A found profile as the thresholds a run uses: with its calibration scale and heat. */
+export function calibratedThresholds(found: FoundProfile): ResolvedThresholds {
+  return { profile: found.profile, label: "calibrated", path: found.path, scale: scaleFromMeta(found.meta), settings: found.settings };
 }
 
 /**
@@ -205,6 +218,6 @@ export async function resolveThresholds(spec: string | undefined, facts: ModelFa
   }
   const lookup = await findCalibratedProfile(facts, cacheDir);
   for (const i of lookup.ignored) note(`ignoring calibrated thresholds ${i.path}: ${i.reason}; run \`entropix calibrate\` again`);
-  if (lookup.found) return { profile: lookup.found.profile, label: "calibrated", path: lookup.found.path };
+  if (lookup.found) return calibratedThresholds(lookup.found);
   return { profile: REFERENCE_PROFILE, label: "reference" };
 }

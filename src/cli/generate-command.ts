@@ -7,11 +7,11 @@ import { UsageError } from "../errors.js";
 import type { Model } from "../model/model.js";
 import { generate, type GenerateOptions, DEFAULT_MAX_TOKENS, DEFAULT_CLARIFY_EVERY, DEFAULT_CLARIFY_TEXT } from "../generate.js";
 import { colorEnabled, JsonRenderer, TerminalRenderer, type Streams } from "./render.js";
-import { collect, integer, nonNegative, oneOf, unitInterval } from "./numbers.js";
+import { collect, integer, nonNegative, oneOf, positive, unitInterval } from "./numbers.js";
 import { collectPrompts, STDIN_RULES, type PromptItem } from "./prompts.js";
 import { TRUNCATE_MODES, type Truncate } from "../prompt-ids.js";
 import { parseThresholdProfile, REFERENCE_PROFILE, BASE_SETTINGS } from "../sampler/thresholds.js";
-import type { SamplerName, ThresholdProfile } from "../types.js";
+import { SAMPLER_NAMES, type SamplerName, type ThresholdProfile } from "../types.js";
 import type { ChatMessage } from "../model/tokenizer.js";
 import { randomSeed } from "../sampler/rng.js";
 import type { ResolvedThresholds } from "../calibrate/profile-store.js";
@@ -24,7 +24,7 @@ import { unescapeC } from "./escapes.js";
 import { MAX_LOGPROBS } from "../token-details.js";
 import { DOCS_HELP } from "./help-text.js";
 
-const SAMPLERS = ["entropix", "greedy", "temperature"] as const;
+const SAMPLERS = SAMPLER_NAMES;
 
 interface GenerateFlags extends ModelFlags {
   maxTokens: number;
@@ -38,6 +38,8 @@ interface GenerateFlags extends ModelFlags {
   thresholds?: string;
   clarifyText?: string;
   clarifyEvery?: number;
+  maxTemperature?: number;
+  clarify?: boolean;
   attentionLayers: "last" | "all";
   json?: boolean;
   color: boolean;
@@ -79,13 +81,15 @@ export function registerGenerateCommand(program: Command, deps: GenerateDeps): C
     .option("-p, --prompt <text>", "prompt text (instead of the positional argument)")
     .option("-n, --max-tokens <n>", "sampled tokens to generate at most (clarifying inserts are not counted)", integer("--max-tokens", 1), DEFAULT_MAX_TOKENS)
     .option("--seed <n>", "random seed (default: random, printed in the summary)", integer("--seed", 0, 2 ** 32 - 1))
-    .addOption(new Option("--sampler <name>", "entropix | greedy | temperature").argParser(oneOf("--sampler", SAMPLERS)).default("entropix"))
+    .addOption(new Option("--sampler <name>", SAMPLER_NAMES.join(" | ")).argParser(oneOf("--sampler", SAMPLERS)).default("entropix"))
     .option("--temperature <t>", `base temperature (Entropix T0); 0 = greedy (default: ${b.temperature})`, nonNegative("--temperature"))
     .option("--top-k <k>", `base top-k, 0 = off (default: ${b.topK})`, integer("--top-k", 0))
     .option("--top-p <p>", `base top-p in (0, 1] (default: ${b.topP})`, unitInterval("--top-p", { openLow: true }))
     .option("--min-p <p>", `base min-p in [0, 1] (default: ${b.minP})`, unitInterval("--min-p", { openLow: false }))
     .option("--ignore-eos", "keep generating past end-of-sequence tokens")
     .option("--thresholds <file>", 'JSON threshold profile overriding any constant, or "reference" (default: the model\'s calibrated profile, else reference)')
+    .option("--max-temperature <t>", "entropix: no step samples hotter than this (default 1.5)", positive("--max-temperature"))
+    .option("--clarify", "entropix: insert the clarifying text in the clarify state, as entropix-reference does (off by default: see docs/method.md)")
     .option("--clarify-text <text>", 'text inserted in the "clarify" state ("" = never insert)', DEFAULT_CLARIFY_TEXT)
     .option("--clarify-every <n>", "insert the clarifying text at most once per N steps", integer("--clarify-every", 1), DEFAULT_CLARIFY_EVERY)
     .addOption(new Option("--attention-layers <which>", "last | all").argParser(oneOf("--attention-layers", ["last", "all"] as const)).default("last"))
@@ -99,7 +103,7 @@ export function registerGenerateCommand(program: Command, deps: GenerateDeps): C
     .option("--no-stdin", "never read stdin")
     .option("--json", "write JSON Lines (one object per token, then a summary) to stdout")
     .option("--no-color", "never colour the output")
-    .addOption(new Option("--compare <sampler>", "also run this baseline (greedy | temperature | entropix) on the same prompt, seed and session").argParser(oneOf("--compare", SAMPLERS)))
+    .addOption(new Option("--compare <sampler>", `also run this baseline (${SAMPLER_NAMES.join(" | ")}) on the same prompt, seed and session`).argParser(oneOf("--compare", SAMPLERS)))
     .option("--chat", "apply the tokenizer's chat template (with a generation prompt) to each prompt")
     .option("--system <text>", "system message for --chat")
     .option("-v, --verbose", "print model facts, thresholds, base settings and seed before generating")
@@ -137,6 +141,14 @@ function generateOptions(flags: GenerateFlags, item: PromptItem, thresholds: Res
     },
     clarifyText: flags.clarifyText,
     clarifyEvery: flags.clarifyEvery,
+    // The default sampler: ranks against the profile's calibration, its measured heat (unless
+    // --temperature is given), and the knobs the flags set.
+    scale: thresholds.scale ?? null,
+    ...(thresholds.settings?.temperature !== undefined && flags.temperature === undefined ? { heat: thresholds.settings.temperature } : {}),
+    samplerParams: {
+      ...(flags.maxTemperature !== undefined ? { maxTemperature: flags.maxTemperature } : {}),
+      ...(flags.clarify ? { insert: true } : {}),
+    },
     attentionLayers: flags.attentionLayers,
     stop: stop.length > 0 ? stop : undefined,
     truncate: flags.truncate,
@@ -290,6 +302,8 @@ function withoutLogprobs<T extends { logprob?: number; top_logprobs?: unknown }>
 /** What `--verbose` prints as the chain, llama.cpp style (the order filters apply, spec §2). */
 const SAMPLER_CHAINS: Record<SamplerName, string> = {
   entropix:
+    "metrics → ranks against the model's calibration → quadrant → confident: argmax | otherwise: bounded relative temperature (hotter when the likeliest token would repeat the output) → top-k → top-p → min-p → draw",
+  "entropix-reference":
     "metrics → quadrant → confident: argmax | clarify: insert text or temperature | explore/resample/adaptive: temperature → top-k → top-p → min-p → draw (adaptive: best of 5 by log p)",
   greedy: "metrics → quadrant (logged) → argmax",
   temperature: "metrics → quadrant (logged) → temperature → top-k → top-p → min-p → draw",

@@ -5,6 +5,8 @@ import { ModelError, RuntimeFailure, UsageError, type LoadOptionName } from "../
 import type { Streams } from "./render.js";
 import { ENTROPIX_VERSION } from "../calibrate/version.js";
 import { registerCalibrateCommand } from "./calibrate-command.js";
+import { registerEvalCommand } from "./eval-command.js";
+import { registerListCommand } from "./list-command.js";
 import { registerGenerateCommand } from "./generate-command.js";
 import { registerInspectCommand } from "./inspect-command.js";
 import { addModelOptions, openModel } from "./model-options.js";
@@ -31,6 +33,8 @@ export function buildProgram(streams: Streams, signal: AbortSignal): Command {
   registerGenerateCommand(program, { streams, signal, setReadingPrompts: (on) => (readingPrompts = on) });
   registerInspectCommand(program, streams);
   registerCalibrateCommand(program, { streams, signal, addModelOptions, openModel });
+  registerEvalCommand(program, { streams, signal, addModelOptions, openModel });
+  registerListCommand(program, streams);
 
   return program;
 }

@@ -3,7 +3,7 @@
 import { Command, Option } from "commander";
 import { loadModel, type Model } from "../model/model.js";
 import { DTYPES } from "../model/folder.js";
-import { defaultModelPath } from "../model/bundled.js";
+import { bundledModels, defaultModelPath, resolveModelArg } from "../model/bundled.js";
 import { integer, oneOf } from "./numbers.js";
 
 export const DEFAULT_MODEL_DIR = defaultModelPath();
@@ -18,7 +18,7 @@ export interface ModelFlags {
 
 export function addModelOptions(cmd: Command): Command {
   return cmd
-    .option("-m, --model <dir>", "model folder (Hugging Face ONNX layout)", DEFAULT_MODEL_DIR)
+    .option("-m, --model <dir>", `model folder (Hugging Face ONNX layout) or bundled model name (${bundledModels().map((m) => m.name).join(", ")})`, (v: string) => resolveModelArg(v), DEFAULT_MODEL_DIR)
     .option("--onnx-file <file>", "which .onnx file in the folder to run")
     .addOption(new Option("--dtype <dtype>", "pick the model_<dtype>.onnx variant").argParser(oneOf("--dtype", DTYPES)))
     .option("--threads <n>", "onnxruntime intra-op threads", integer("--threads", 1, 1024))

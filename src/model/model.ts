@@ -11,6 +11,7 @@ import { Sequence, type ScoreLayers } from "./sequence.js";
 import { ensureTappedModel } from "../onnx/patch-cache.js";
 import { findCalibratedProfile, type ResolvedThresholds } from "../calibrate/profile-store.js";
 import { REFERENCE_PROFILE } from "../sampler/thresholds.js";
+import { calibratedThresholds } from "../calibrate/profile-store.js";
 import { resolveModelDir } from "./model-path.js";
 
 export type AttentionSource = "taps" | "none";
@@ -133,7 +134,7 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Mo
   if (opts.calibrated !== false) {
     const lookup = await findCalibratedProfile(facts, opts.cacheDir);
     for (const i of lookup.ignored) notes.push(`ignoring calibrated thresholds ${i.path}: ${i.reason}; calibrate the model again`);
-    if (lookup.found) thresholds = { profile: lookup.found.profile, label: "calibrated", path: lookup.found.path };
+    if (lookup.found) thresholds = calibratedThresholds(lookup.found);
   }
   const loadMs = performance.now() - t0;
   return {
