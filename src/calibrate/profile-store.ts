@@ -195,22 +195,26 @@ export interface ResolvedThresholds {
   settings?: Partial<SamplerSettings>;
 }
 
-/** A profile file given by path (`--thresholds FILE`): its thresholds, heat and calibration scale. */
-export function readProfileFile(file: string): ResolvedThresholds {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new UsageError(`${file}: cannot read the thresholds file (${(e as NodeJS.ErrnoException).code ?? e})`);
-  }
-  const { thresholds, settings } = parseProfileFile(text, file);
-  const meta = (JSON.parse(text) as { meta?: Record<string, unknown> }).meta;
-  return { profile: thresholds, label: file, settings, scale: scaleFromMeta(meta) };
-}
-
 /** A found profile as the thresholds a run uses: with its calibration scale and heat. */
 export function calibratedThresholds(found: FoundProfile): ResolvedThresholds {
   return { profile: found.profile, label: "calibrated", path: found.path, scale: scaleFromMeta(found.meta), settings: found.settings };
+}
+
+/**
+ * A `--thresholds FILE`: its thresholds, and — when it is a calibrated profile (`calibrate --output`)
+ * — its calibration scale and heat, exactly as if it had been found beside the model.
+ */
+export function thresholdsFromFile(spec: string): ResolvedThresholds {
+  let text: string;
+  try {
+    text = readFileSync(spec, "utf8");
+  } catch (e) {
+    throw new UsageError(`${spec}: cannot read the thresholds file (${(e as NodeJS.ErrnoException).code ?? e})`);
+  }
+  const { thresholds, settings } = parseProfileFile(text, spec);
+  const root = JSON.parse(text) as { meta?: unknown };
+  const meta = typeof root.meta === "object" && root.meta !== null ? (root.meta as Record<string, unknown>) : null;
+  return { profile: thresholds, label: spec, scale: meta ? scaleFromMeta(meta) : null, settings };
 }
 
 /**
@@ -220,7 +224,7 @@ export function calibratedThresholds(found: FoundProfile): ResolvedThresholds {
  */
 export async function resolveThresholds(spec: string | undefined, facts: ModelFacts, note: (message: string) => void = () => {}, cacheDir?: string): Promise<ResolvedThresholds> {
   if (spec === "reference") return { profile: REFERENCE_PROFILE, label: "reference" };
-  if (spec !== undefined) return readProfileFile(spec);
+  if (spec !== undefined) return thresholdsFromFile(spec);
   const lookup = await findCalibratedProfile(facts, cacheDir);
   for (const i of lookup.ignored) note(`ignoring calibrated thresholds ${i.path}: ${i.reason}; run \`entropix calibrate\` again`);
   if (lookup.found) return calibratedThresholds(lookup.found);

@@ -13,7 +13,7 @@ import { REFERENCE_PROFILE, BASE_SETTINGS } from "../sampler/thresholds.js";
 import { SAMPLER_NAMES, type SamplerName } from "../types.js";
 import type { ChatMessage } from "../model/tokenizer.js";
 import { randomSeed } from "../sampler/rng.js";
-import { readProfileFile, type ResolvedThresholds } from "../calibrate/profile-store.js";
+import { thresholdsFromFile, type ResolvedThresholds } from "../calibrate/profile-store.js";
 import { ENTROPIX_VERSION } from "../calibrate/version.js";
 import { ReportRecorder } from "../report/recorder.js";
 import { checkReportPath } from "../report/write.js";
@@ -112,10 +112,10 @@ export function registerGenerateCommand(program: Command, deps: GenerateDeps): C
     .action((prompt: string[], flags: GenerateFlags) => runGenerate(prompt, flags, deps));
 }
 
-/** `--thresholds FILE | reference`, read (and checked) before the model loads. */
+/** --thresholds: a file (a calibrated profile keeps its scale and heat) or "reference"; undefined: none given. */
 function loadThresholds(spec: string | undefined): ResolvedThresholds | undefined {
   if (spec === undefined) return undefined;
-  return spec === "reference" ? { profile: REFERENCE_PROFILE, label: "reference" } : readProfileFile(spec);
+  return spec === "reference" ? { profile: REFERENCE_PROFILE, label: "reference" } : thresholdsFromFile(spec);
 }
 
 function generateOptions(flags: GenerateFlags, item: PromptItem, thresholds: ResolvedThresholds, signal: AbortSignal): GenerateOptions {
@@ -194,7 +194,7 @@ async function runGenerate(promptArgs: string[], flags: GenerateFlags, deps: Gen
     // --thresholds FILE | reference; else the model's calibrated profile when it has one (issue 8).
     for (const n of model.notes) streams.err.write(`note: ${n.replace("calibrate the model again", "run `entropix calibrate` again")}\n`);
     const thresholds: ResolvedThresholds =
-      flags.thresholds === undefined ? model.thresholds : loadThresholds(flags.thresholds)!;
+      loadThresholds(flags.thresholds) ?? model.thresholds;
     const color = colorEnabled(flags.color, process.stdout);
     // One seed for the whole invocation, chosen before --verbose prints it.
     flags.seed ??= randomSeed();
