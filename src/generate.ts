@@ -7,9 +7,12 @@ import { RuntimeFailure, UsageError } from "./errors.js";
 import { QUADRANTS, type Quadrant, type SamplerName, type SamplerSettings, type StepMetrics, type ThresholdProfile, type AttentionMetrics } from "./types.js";
 import type { GenerationEvent, StopReason, SummaryEvent, TokenEvent } from "./events.js";
 import { createLogitStats, logitMetrics, type LogitStats } from "./metrics/logits.js";
+import { chooseInsertIds, describeLogprobs, MAX_LOGPROBS } from "./token-details.js";
 import { attentionMetricsForLayers, createAttentionMetrics, createAttentionScratch } from "./metrics/attention.js";
 import { createSampler } from "./sampler/samplers.js";
 import { BASE_SETTINGS, REFERENCE_PROFILE } from "./sampler/thresholds.js";
+import type { MetricScale } from "./sampler/scale.js";
+import type { RelativeParams } from "./sampler/relative.js";
 import { randomSeed } from "./sampler/rng.js";
 import { fitPrompt, type Truncate } from "./prompt-ids.js";
 import { StopMatcher } from "./stop-matcher.js";
@@ -24,6 +27,12 @@ export interface GenerateOptions {
   thresholds?: ThresholdProfile;
   /** How the summary names the thresholds (default "reference", or "custom" when `thresholds` is given). */
   thresholdsName?: string;
+  /** The model's calibration statistics, which the default sampler's ranks are taken against. */
+  scale?: MetricScale | null;
+  /** The default sampler's base temperature when `settings.temperature` is not given (a calibrated heat). */
+  heat?: number;
+  /** Knobs of the default sampler (e.g. maxTemperature). */
+  samplerParams?: Partial<RelativeParams>;
   /** Base temperature / top-k / top-p / min-p (Entropix's T0, K0, P0, M0; the plain sampler's settings). */
   settings?: Partial<SamplerSettings>;
   clarifyText?: string;
@@ -34,6 +43,11 @@ export interface GenerateOptions {
   promptIds?: number[];
   /** A prompt longer than the context: "none" (default) throws a UsageError, "left" keeps its end with a notice. */
   truncate?: Truncate;
+  /**
+   * Adds `logprob` (the chosen token's log probability, nats, untempered) to every token event, and
+   * `top_logprobs` with the N most likely tokens when N > 0. Undefined: neither.
+   */
+  logprobs?: number;
   signal?: AbortSignal;
 }
 
@@ -78,7 +92,20 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
   const promptIds = fitted.ids;
   if (promptIds.length === 0) throw new UsageError("prompt is empty after tokenization; give some text");
   if (fitted.notice) yield { type: "notice", message: fitted.notice };
-  const clarifyIds = model.tokenizer.encode(options.clarifyText ?? DEFAULT_CLARIFY_TEXT, false);
+  const clarifyText = options.clarifyText ?? DEFAULT_CLARIFY_TEXT;
+  const clarifyIds = model.tokenizer.encode(clarifyText, false);
+  // No option: the profile calibrated for this model when loadModel found one, as the CLI does.
+  const thresholds = options.thresholds ?? model.thresholds?.profile ?? REFERENCE_PROFILE;
+  const thresholdsName = options.thresholdsName ?? (options.thresholds ? "custom" : (model.thresholds?.label ?? "reference"));
+  // The default sampler ranks metrics against the calibration that made the thresholds, and starts
+  // from its measured heat, unless the caller passes its own.
+  const fromModel = options.thresholds === undefined ? model.thresholds : undefined;
+  const scale = options.scale !== undefined ? options.scale : (fromModel?.scale ?? null);
+  const heat = options.heat ?? fromModel?.settings?.temperature;
+  const logprobs = options.logprobs;
+  if (logprobs !== undefined && (!Number.isInteger(logprobs) || logprobs < 0 || logprobs > MAX_LOGPROBS)) {
+    throw new UsageError(`logprobs must be a whole number from 0 to ${MAX_LOGPROBS}, got ${logprobs}`);
+  }
   const layers = options.attentionLayers ?? "last";
   const scratch: MetricsScratch = {
     logits: createLogitStats(),
@@ -94,7 +121,13 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
   const quadrants = Object.fromEntries(QUADRANTS.map((q) => [q, 0])) as Record<Quadrant, number>;
   const seq = model.newSequence({ scoreLayers: layers }); // "last": fetch only the scores the metrics read
   let text = "";
+  /** Sampled tokens: what maxTokens limits. Inserted clarifying tokens are counted apart. */
   let generated = 0;
+  let events = 0;
+  let inserts = 0;
+  let insertedTokens = 0;
+  /** Ids fed so far (the prompt's last few, then everything generated): context for rendering an insert. */
+  const recent: number[] = promptIds.slice(-8);
   let entropySum = 0;
   let stopReason: StopReason = "max_tokens";
   let decodeSteps = 0;
@@ -104,23 +137,42 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
   const prefillMs = performance.now() - t0;
   const sampler = createSampler({
     name: samplerName,
-    base: { ...BASE_SETTINGS, ...options.settings },
-    profile: options.thresholds ?? REFERENCE_PROFILE,
+    base: {
+      ...BASE_SETTINGS,
+      ...(samplerName === "entropix" && heat !== undefined ? { temperature: heat } : {}),
+      ...options.settings,
+    },
+    profile: thresholds,
     seed,
     clarifyIds,
     clarifyEvery: options.clarifyEvery ?? DEFAULT_CLARIFY_EVERY,
+    scale,
+    params: options.samplerParams,
     // The logits row may be wider than config.json's vocabulary (padded embeddings).
     vocabSize: out.logits.length,
   });
   const tDecode = performance.now();
 
-  const emit = function* (events: TokenEvent[]) {
+  // Tokens whose text is "" (bytes of a character not complete yet) wait in `pending` until a token
+  // with text follows, so the decoder's flushed tail at the end lands on a token event, not only in
+  // the summary: the summary's text is always the concatenation of the token events' text.
+  let pending: TokenEvent[] = [];
+  const emit = function* (events: TokenEvent[], final = false) {
     for (const e of events) {
-      text += e.text;
-      yield e;
+      if (e.text === "" && !final) {
+        pending.push(e);
+        continue;
+      }
+      const ready = [...pending, e];
+      pending = [];
+      for (const r of ready) {
+        text += r.text;
+        yield r;
+      }
     }
   };
 
+  try {
   loop: while (generated < maxTokens) {
     if (options.signal?.aborted) {
       stopReason = "interrupted";
@@ -128,40 +180,54 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
     }
     const metrics = stepMetrics(out, layers, scratch, generated);
     const choice = sampler.next(out.logits, metrics, scratch.logits.max);
-    for (const id of choice.ids) {
-      if (generated >= maxTokens) break loop;
-      if (eos.has(id)) {
-        stopReason = "eos";
-        break loop;
-      }
-      const event: TokenEvent = {
-        type: "token",
-        index: generated,
-        id,
-        text: decoder.push(id),
-        quadrant: choice.quadrant,
-        entropy: metrics.entropy,
-        varentropy: metrics.varentropy,
-        attn_entropy: metrics.attnEntropy,
-        attn_varentropy: metrics.attnVarentropy,
-        agreement: metrics.agreement,
-        interaction_strength: metrics.interactionStrength,
-        temperature: choice.settings.temperature,
-        top_k: choice.settings.topK,
-        top_p: choice.settings.topP,
-        min_p: choice.settings.minP,
-        sampler: samplerName,
-      };
-      generated++;
-      quadrants[choice.quadrant]++;
-      entropySum += metrics.entropy;
-      const { release, stopped } = stops.push(event);
-      yield* emit(release);
-      if (stopped) {
-        stopReason = "stop_string";
-        break loop;
-      }
-      if (generated >= maxTokens) break loop;
+    const inserted = choice.action === "insert";
+    // An insert is one event (its ids together) and does not count toward maxTokens; its leading
+    // whitespace is dropped when the text before already ends in whitespace (no doubled space).
+    const ids = inserted ? chooseInsertIds(model.tokenizer, clarifyText, choice.ids, recent) : choice.ids;
+    if (!inserted && eos.has(ids[0])) {
+      stopReason = "eos";
+      break;
+    }
+    let pieceText = "";
+    for (const id of ids) pieceText += decoder.push(id);
+    const event: TokenEvent = {
+      type: "token",
+      index: events,
+      id: ids[0],
+      ...(inserted ? { ids: [...ids] } : {}),
+      inserted,
+      text: pieceText,
+      quadrant: choice.quadrant,
+      entropy: metrics.entropy,
+      varentropy: metrics.varentropy,
+      attn_entropy: metrics.attnEntropy,
+      attn_varentropy: metrics.attnVarentropy,
+      agreement: metrics.agreement,
+      interaction_strength: metrics.interactionStrength,
+      temperature: choice.settings.temperature,
+      top_k: choice.settings.topK,
+      top_p: choice.settings.topP,
+      min_p: choice.settings.minP,
+      sampler: samplerName,
+      ...(logprobs !== undefined ? describeLogprobs(out.logits, ids[0], scratch.logits, logprobs, model.tokenizer, recent) : {}),
+    };
+    events++;
+    if (inserted) {
+      inserts++;
+      insertedTokens += ids.length;
+    } else generated++;
+    quadrants[choice.quadrant]++;
+    entropySum += metrics.entropy;
+    const { release, stopped } = stops.push(event);
+    yield* emit(release);
+    if (stopped) {
+      stopReason = "stop_string";
+      break;
+    }
+    if (generated >= maxTokens) break;
+    for (const id of ids) {
+      recent.push(id);
+      if (recent.length > 8) recent.shift();
       try {
         out = (await seq.step([id]))[0];
         decodeSteps++;
@@ -175,29 +241,34 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
       }
     }
   }
-  if (stopReason !== "stop_string") {
-    // Release text held for stop matching and any bytes still waiting to form a character.
-    const held = stops.flush();
-    const tail = decoder.flush();
-    if (tail && held.length > 0) held[held.length - 1] = { ...held[held.length - 1], text: held[held.length - 1].text + tail };
-    yield* emit(held);
-    if (tail && held.length === 0) text += tail;
+  } catch (err) {
+    // A failing step still reports every token chosen before it.
+    yield* emit(pending.splice(0), true);
+    throw err;
   }
+  // Release text held for stop matching and any bytes still waiting to form a character (after a
+  // stop string the rest is cut, so only the waiting tokens go out, with their empty text).
+  const held = [...pending.splice(0), ...(stopReason !== "stop_string" ? stops.flush() : [])];
+  const tail = stopReason !== "stop_string" ? decoder.flush() : "";
+  if (tail && held.length > 0) held[held.length - 1] = { ...held[held.length - 1], text: held[held.length - 1].text + tail };
+  yield* emit(held, true);
   const decodeMs = performance.now() - tDecode;
   const summary: SummaryEvent = {
     type: "summary",
     prompt_tokens: promptIds.length,
     generated_tokens: generated,
+    inserts,
+    inserted_tokens: insertedTokens,
     quadrants,
     prefill_ms: round(prefillMs),
     prefill_tokens_per_s: round((promptIds.length * 1000) / Math.max(prefillMs, 1e-6)),
     decode_tokens_per_s: round(decodeSteps > 0 ? (decodeSteps * 1000) / decodeMs : 0),
-    mean_entropy: generated > 0 ? round(entropySum / generated, 4) : null,
+    mean_entropy: events > 0 ? round(entropySum / events, 4) : null,
     seed,
     sampler: samplerName,
     attention_source: scratch.attention ? "taps" : "none",
     stop_reason: stopReason,
-    thresholds: options.thresholdsName ?? (options.thresholds ? "custom" : "reference"),
+    thresholds: thresholdsName,
     text,
   };
   yield summary;

@@ -14,8 +14,9 @@ import path from "node:path";
 import { UsageError } from "../errors.js";
 import type { ModelFacts } from "../model/model.js";
 import { defaultCacheDir, folderWritable, sha256File } from "../onnx/patch-cache.js";
-import { parseThresholdProfile, REFERENCE_PROFILE } from "../sampler/thresholds.js";
-import type { ThresholdProfile } from "../types.js";
+import { parseProfileFile, REFERENCE_PROFILE } from "../sampler/thresholds.js";
+import type { SamplerSettings, ThresholdProfile } from "../types.js";
+import { scaleFromMeta, type MetricScale } from "../sampler/scale.js";
 import { writeFileAtomic } from "../atomic-write.js";
 
 export const PROFILE_FILE = "entropix.thresholds.json";
@@ -86,7 +87,7 @@ export interface SavedProfile {
  * Writes a profile file for the model in `modelDir`: beside it when the folder is writable, else in
  * the cache. `output` (an explicit path) overrides both; `generate` then needs `--thresholds FILE`.
  */
-export async function saveProfile(text: string, modelDir: string, opts: { output?: string; cacheDir?: string } = {}): Promise<SavedProfile> {
+export async function saveProfile(text: string, modelDir: string, opts: { output?: string; cacheDir?: string; cacheOnly?: boolean } = {}): Promise<SavedProfile> {
   if (opts.output !== undefined) {
     const file = path.resolve(opts.output);
     try {
@@ -96,7 +97,7 @@ export async function saveProfile(text: string, modelDir: string, opts: { output
     }
     return { path: file, where: "output" };
   }
-  if (await folderWritable(modelDir)) {
+  if (!opts.cacheOnly && (await folderWritable(modelDir))) {
     const file = besideProfilePath(modelDir);
     try {
       await writeFileAtomic(file, text);
@@ -114,6 +115,8 @@ export async function saveProfile(text: string, modelDir: string, opts: { output
 export interface FoundProfile {
   path: string;
   profile: ThresholdProfile;
+  /** Base settings the profile sets (a calibrated heat: the default sampler's base temperature). */
+  settings: Partial<SamplerSettings>;
   meta: Record<string, unknown>;
 }
 
@@ -124,7 +127,7 @@ export interface ProfileLookup {
   ignored: { path: string; reason: string }[];
 }
 
-async function readCandidate(file: string, facts: ModelFacts): Promise<FoundProfile | { reason: string } | null> {
+async function readCandidate(file: string, facts: Pick<ModelFacts, "dir">): Promise<FoundProfile | { reason: string } | null> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
@@ -132,9 +135,10 @@ async function readCandidate(file: string, facts: ModelFacts): Promise<FoundProf
     return null;
   }
   let profile: ThresholdProfile;
+  let settings: Partial<SamplerSettings>;
   let meta: Record<string, unknown> = {};
   try {
-    profile = parseThresholdProfile(text, file);
+    ({ thresholds: profile, settings } = parseProfileFile(text, file));
     const root = JSON.parse(text) as { meta?: unknown };
     if (typeof root.meta === "object" && root.meta !== null) meta = root.meta as Record<string, unknown>;
   } catch (err) {
@@ -154,19 +158,28 @@ async function readCandidate(file: string, facts: ModelFacts): Promise<FoundProf
   if (st.mtimeMs !== id.onnx_mtime_ms) {
     if (typeof id.onnx_sha256 !== "string" || (await sha256File(onnxPath)) !== id.onnx_sha256) return stale;
   }
-  return { path: file, profile, meta };
+  return { path: file, profile, settings, meta };
 }
 
-/** Looks for a calibrated profile of the loaded model: beside it, then in the cache. */
-export async function findCalibratedProfile(facts: ModelFacts, cacheDir: string = defaultCacheDir()): Promise<ProfileLookup> {
+/**
+ * Looks for a calibrated profile of the loaded model, beside it and in the cache. When both are
+ * current the newer file wins: a profile calibrated into the cache (a read-only folder, or the
+ * bundled model without --force) is the user's own, newer than the one shipped beside the model.
+ */
+export async function findCalibratedProfile(facts: Pick<ModelFacts, "dir">, cacheDir: string = defaultCacheDir()): Promise<ProfileLookup> {
   const ignored: ProfileLookup["ignored"] = [];
+  let found: FoundProfile | null = null;
+  let foundMtime = -Infinity;
   for (const file of [besideProfilePath(facts.dir), await cacheProfilePath(facts.dir, cacheDir)]) {
     const c = await readCandidate(file, facts);
     if (c === null) continue;
     if ("reason" in c) ignored.push({ path: file, reason: c.reason });
-    else return { found: c, ignored };
+    else {
+      const mtime = (await stat(file)).mtimeMs;
+      if (mtime > foundMtime) [found, foundMtime] = [c, mtime];
+    }
   }
-  return { found: null, ignored };
+  return { found, ignored };
 }
 
 /** The thresholds a run uses and how to name them (`summary.thresholds`). */
@@ -176,6 +189,32 @@ export interface ResolvedThresholds {
   label: string;
   /** The calibrated profile's file, when label is "calibrated". */
   path?: string;
+  /** The calibration statistics the default sampler ranks metrics against (calibrated profiles only). */
+  scale?: MetricScale | null;
+  /** Base settings from the calibrated profile (its heat); they apply to the default sampler only. */
+  settings?: Partial<SamplerSettings>;
+}
+
+/** A found profile as the thresholds a run uses: with its calibration scale and heat. */
+export function calibratedThresholds(found: FoundProfile): ResolvedThresholds {
+  return { profile: found.profile, label: "calibrated", path: found.path, scale: scaleFromMeta(found.meta), settings: found.settings };
+}
+
+/**
+ * A `--thresholds FILE`: its thresholds, and — when it is a calibrated profile (`calibrate --output`)
+ * — its calibration scale and heat, exactly as if it had been found beside the model.
+ */
+export function thresholdsFromFile(spec: string): ResolvedThresholds {
+  let text: string;
+  try {
+    text = readFileSync(spec, "utf8");
+  } catch (e) {
+    throw new UsageError(`${spec}: cannot read the thresholds file (${(e as NodeJS.ErrnoException).code ?? e})`);
+  }
+  const { thresholds, settings } = parseProfileFile(text, spec);
+  const root = JSON.parse(text) as { meta?: unknown };
+  const meta = typeof root.meta === "object" && root.meta !== null ? (root.meta as Record<string, unknown>) : null;
+  return { profile: thresholds, label: spec, scale: meta ? scaleFromMeta(meta) : null, settings };
 }
 
 /**
@@ -185,17 +224,9 @@ export interface ResolvedThresholds {
  */
 export async function resolveThresholds(spec: string | undefined, facts: ModelFacts, note: (message: string) => void = () => {}, cacheDir?: string): Promise<ResolvedThresholds> {
   if (spec === "reference") return { profile: REFERENCE_PROFILE, label: "reference" };
-  if (spec !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(spec, "utf8");
-    } catch (e) {
-      throw new UsageError(`${spec}: cannot read the thresholds file (${(e as NodeJS.ErrnoException).code ?? e})`);
-    }
-    return { profile: parseThresholdProfile(text, spec), label: spec };
-  }
+  if (spec !== undefined) return thresholdsFromFile(spec);
   const lookup = await findCalibratedProfile(facts, cacheDir);
   for (const i of lookup.ignored) note(`ignoring calibrated thresholds ${i.path}: ${i.reason}; run \`entropix calibrate\` again`);
-  if (lookup.found) return { profile: lookup.found.profile, label: "calibrated", path: lookup.found.path };
+  if (lookup.found) return calibratedThresholds(lookup.found);
   return { profile: REFERENCE_PROFILE, label: "reference" };
 }

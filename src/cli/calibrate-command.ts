@@ -13,6 +13,8 @@ import { modelIdentity, saveProfile } from "../calibrate/profile-store.js";
 import { ENTROPIX_VERSION } from "../calibrate/version.js";
 import { formatThresholdProfile, REFERENCE_PROFILE, THRESHOLD_KEYS } from "../sampler/thresholds.js";
 import { integer } from "./numbers.js";
+import { chooseHeat, heatPrompts, type HeatChoice } from "../calibrate/heat.js";
+import { scaleFromMeta } from "../sampler/scale.js";
 import type { Streams } from "./render.js";
 
 /** dist/src/cli → the package root. */
@@ -30,7 +32,11 @@ interface CalibrateFlags {
   corpus?: string;
   tokens: number;
   output?: string;
+  force?: boolean;
   json?: boolean;
+  heat: boolean;
+  /** Set from commander: --model was not given (the bundled model, whose profile git tracks). */
+  defaultModel?: boolean;
 }
 
 export interface CalibrateDeps {
@@ -47,8 +53,10 @@ export function registerCalibrateCommand(program: Command, deps: CalibrateDeps):
     .option("--corpus <file>", "sample text to run the model over (default: the bundled public-domain text)")
     .option("--tokens <n>", "steps to measure", integer("--tokens", MIN_CALIBRATION_TOKENS), DEFAULT_CALIBRATION_TOKENS)
     .option("-o, --output <file>", "write the profile here instead (use it with generate --thresholds FILE)")
+    .option("--force", "without --model: overwrite the bundled model's shipped profile instead of writing to the cache")
     .option("--json", "print the result as one JSON object")
-    .action((flags: CalibrateFlags) => runCalibrate(flags, deps));
+    .option("--no-heat", "skip choosing the default sampler's base temperature from generations")
+    .action((flags: CalibrateFlags, cmd: Command) => runCalibrate({ ...flags, defaultModel: cmd.getOptionValueSource("model") === "default" }, deps));
 }
 
 function readCorpus(file: string): string {
@@ -150,16 +158,43 @@ async function runCalibrate(flags: CalibrateFlags, deps: CalibrateDeps): Promise
       },
       seconds: Math.round((performance.now() - started) / 100) / 10,
     };
-    const saved = await saveProfile(formatThresholdProfile(profile, {}, meta), model.facts.dir, { output: flags.output });
+    // The default sampler's operating point, measured on generations (see src/calibrate/heat.ts).
+    let heat: HeatChoice | null = null;
+    if (flags.heat) {
+      const scale = scaleFromMeta(meta as unknown as Record<string, unknown>);
+      heat = await chooseHeat(model, heatPrompts(ids, model.facts.bosId), {
+        thresholds: profile,
+        scale,
+        signal,
+        onProgress: tty ? (done, total) => process.stderr.write(`\rchoosing the heat: ${done}/${total} generations`) : undefined,
+      });
+      if (tty) process.stderr.write("\r\x1b[K");
+      if (heat === null) {
+        streams.err.write("calibration interrupted while choosing the heat; nothing written\n");
+        return;
+      }
+    }
+    const fullMeta = heat ? { ...meta, heat } : meta;
+    // The bundled model's profile is tracked by git and shipped: keep it unless asked (--force).
+    const cacheOnly = flags.defaultModel === true && flags.force !== true;
+    const saved = await saveProfile(formatThresholdProfile(profile, heat ? { temperature: heat.heat } : {}, fullMeta), model.facts.dir, { output: flags.output, cacheOnly });
     const thresholds = Object.fromEntries(Object.entries(THRESHOLD_KEYS).map(([k, f]) => [k, profile[f]]));
     if (flags.json) {
-      streams.out.write(`${JSON.stringify({ type: "calibration", path: saved.path, where: saved.where, thresholds, meta })}\n`);
+      streams.out.write(`${JSON.stringify({ type: "calibration", path: saved.path, where: saved.where, thresholds, ...(heat ? { heat: heat.heat } : {}), meta: fullMeta })}\n`);
     } else {
-      const where = saved.where === "model" ? "beside the model" : saved.where === "cache" ? "in the cache; the model folder is read-only" : "use it with --thresholds";
+      const where =
+        saved.where === "model"
+          ? "beside the model"
+          : saved.where === "cache"
+            ? cacheOnly
+              ? "in the cache; the bundled model's shipped profile is kept (--force overwrites it)"
+              : "in the cache; the model folder is read-only"
+            : "use it with --thresholds";
       const values = Object.entries(thresholds)
         .map(([k, v]) => `${k} ${v} (p${CALIBRATION_PERCENTILES[k as keyof typeof CALIBRATION_PERCENTILES]})`)
         .join(", ");
-      streams.out.write(`calibrated ${meta.model.name} on ${samples.count} tokens of ${meta.corpus.name}: ${values} → ${saved.path} (${where})\n`);
+      const heatText = heat ? `; heat ${heat.heat} (${heat.rule.split(";")[0]})` : "";
+      streams.out.write(`calibrated ${meta.model.name} on ${samples.count} tokens of ${meta.corpus.name}: ${values}${heatText} → ${saved.path} (${where})\n`);
     }
   } finally {
     await model.close();

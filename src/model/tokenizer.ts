@@ -29,6 +29,8 @@ export class Tokenizer {
   }
 
   decode(ids: readonly number[], skipSpecial = true): string {
+    // transformers.js throws on an empty list; nothing decodes to nothing.
+    if (ids.length === 0) return "";
     return this.inner.decode(ids as number[], { skip_special_tokens: skipSpecial });
   }
 
@@ -39,7 +41,10 @@ export class Tokenizer {
   /** Applies the tokenizer's chat template with a generation prompt; ids ready for prefill. */
   applyChatTemplate(messages: ChatMessage[]): number[] {
     if (!this.hasChatTemplate) {
-      throw new UsageError("--chat: this model's tokenizer has no chat template (tokenizer_config.json chat_template or chat_template.jinja); drop --chat");
+      throw new UsageError(
+        "this model's tokenizer has no chat template (tokenizer_config.json chat_template or chat_template.jinja); pass plain prompts",
+        "--chat: this model's tokenizer has no chat template (tokenizer_config.json chat_template or chat_template.jinja); drop --chat",
+      );
     }
     const text = this.inner.apply_chat_template(messages, {
       add_generation_prompt: true,
