@@ -21,7 +21,8 @@ const rows = [];
 for (const sampler of ["greedy", "entropix"]) {
   for (const prompt of PROMPTS) {
     let summary;
-    for await (const e of generate(model, prompt, { sampler, seed: SEED, maxTokens: TOKENS, thresholds: thresholds.profile, thresholdsName: thresholds.label })) if (e.type === "summary") summary = e;
+    // No thresholds option: generate uses the profile loadModel found (thresholds, scale and heat), as the CLI does.
+    for await (const e of generate(model, prompt, { sampler, seed: SEED, maxTokens: TOKENS })) if (e.type === "summary") summary = e;
     const quadrants = Object.entries(summary.quadrants).filter(([, n]) => n > 0).map(([q, n]) => `${q} ${n}`).join(", ");
     rows.push({ sampler, prompt, text: summary.text, quadrants, tokens: summary.generated_tokens, thresholds: summary.thresholds ?? "reference" });
   }
