@@ -18,11 +18,17 @@ export interface ModelFlags {
 
 export function addModelOptions(cmd: Command): Command {
   return cmd
-    .option("-m, --model <dir>", `model folder (Hugging Face ONNX layout) or bundled model name (${bundledModels().map((m) => m.name).join(", ")})`, (v: string) => resolveModelArg(v), DEFAULT_MODEL_DIR)
+    .option("-m, --model <dir>", `model folder (Hugging Face ONNX layout) or bundled model name (${bundledModels().map((m) => m.name).join(", ")})`, DEFAULT_MODEL_DIR)
     .option("--onnx-file <file>", "which .onnx file in the folder to run")
     .addOption(new Option("--dtype <dtype>", "pick the model_<dtype>.onnx variant").argParser(oneOf("--dtype", DTYPES)))
     .option("--threads <n>", "onnxruntime intra-op threads", integer("--threads", 1, 1024))
-    .option("--no-taps", "run the unpatched model (no attention metrics)");
+    .option("--no-taps", "run the unpatched model (no attention metrics)")
+    // A bundled name becomes its folder once every flag is parsed: the other flags' errors come first
+    // wherever --model stands, and a bad --model still fails before prompts are read or a model loads.
+    .hook("preAction", (command) => {
+      // Keep the value's source: calibrate asks whether --model was given at all.
+      command.setOptionValueWithSource("model", resolveModelArg(command.getOptionValue("model") as string), command.getOptionValueSource("model"));
+    });
 }
 
 /**

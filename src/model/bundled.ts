@@ -48,5 +48,5 @@ export function resolveModelArg(arg: string, models: BundledModel[] = bundledMod
   const hit = models.find((m) => m.name === arg);
   if (hit) return hit.path;
   const names = models.map((m) => m.name).join(", ") || "none found";
-  throw new UsageError(`--model ${arg}: no such model folder and not a bundled model name (bundled: ${names}); pass a model folder or one of those names`);
+  throw new UsageError(`--model ${arg}: model folder not found; pass an existing folder with --model or a bundled model name (${names})`);
 }
