@@ -22,13 +22,7 @@ export function addModelOptions(cmd: Command): Command {
     .option("--onnx-file <file>", "which .onnx file in the folder to run")
     .addOption(new Option("--dtype <dtype>", "pick the model_<dtype>.onnx variant").argParser(oneOf("--dtype", DTYPES)))
     .option("--threads <n>", "onnxruntime intra-op threads", integer("--threads", 1, 1024))
-    .option("--no-taps", "run the unpatched model (no attention metrics)")
-    // A bundled name becomes its folder once every flag is parsed: the other flags' errors come first
-    // wherever --model stands, and a bad --model still fails before prompts are read or a model loads.
-    .hook("preAction", (command) => {
-      // Keep the value's source: calibrate asks whether --model was given at all.
-      command.setOptionValueWithSource("model", resolveModelArg(command.getOptionValue("model") as string), command.getOptionValueSource("model"));
-    });
+    .option("--no-taps", "run the unpatched model (no attention metrics)");
 }
 
 /**
@@ -42,7 +36,9 @@ export async function openModel(flags: ModelFlags, err: NodeJS.WriteStream, opts
   const slow = progress ? setTimeout(() => progress(`loading ${flags.model}…`), 1000) : undefined;
   let model: Model;
   try {
-    model = await loadModel(flags.model, {
+    // A bundled model's name becomes its folder here, when the model is needed: every other input
+    // error (flags, prompts, files) is reported first, as for a missing folder.
+    model = await loadModel(resolveModelArg(flags.model), {
       onnxFile: flags.onnxFile,
       dtype: flags.dtype,
       threads: flags.threads,
