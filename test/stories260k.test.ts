@@ -88,7 +88,10 @@ test("--model that is neither a folder nor a bundled name: one line listing the 
       const r = await runCli(cmd);
       assert.equal(r.code, 2, `${cmd.join(" ")}: ${r.stderr}`);
       assert.equal(r.stdout, "");
-      assert.equal(r.stderr, `entropix: --model ${arg}: model folder not found; pass an existing folder with --model or a bundled model name (tiny-stdlib-llama, stories260k)\n`);
+      const want = arg.includes("/")
+        ? `entropix: ${arg}: model folder not found; pass an existing folder with --model, or a bundled model name (bundled: tiny-stdlib-llama, stories260k)\n`
+        : `entropix: --model ${arg}: no such model folder and not a bundled model name (bundled: tiny-stdlib-llama, stories260k); pass a model folder or one of those names\n`;
+      assert.equal(r.stderr, want);
     }
   }
 });
@@ -97,8 +100,8 @@ test("resolveModelArg: a path wins over a bundled name, a name finds the bundled
   const models = [{ name: "stories260k", path: BUNDLED }];
   assert.equal(resolveModelArg("stories260k", models), BUNDLED);
   assert.equal(resolveModelArg(STORIES, models), STORIES);
-  assert.throws(() => resolveModelArg("tiny", models), (e: Error) => e instanceof UsageError && /bundled model name \(stories260k\)$/.test(e.message));
-  assert.throws(() => resolveModelArg("tiny", []), /bundled model name \(none found\)$/);
+  assert.throws(() => resolveModelArg("tiny", models), (e: Error) => e instanceof UsageError && /bundled: stories260k\)/.test(e.message));
+  assert.throws(() => resolveModelArg("tiny", []), /bundled: none found/);
 });
 
 test("weight count and list formatting", async () => {

@@ -36,8 +36,7 @@ export async function openModel(flags: ModelFlags, err: NodeJS.WriteStream, opts
   const slow = progress ? setTimeout(() => progress(`loading ${flags.model}…`), 1000) : undefined;
   let model: Model;
   try {
-    // A bundled model's name becomes its folder here, when the model is needed: every other input
-    // error (flags, prompts, files) is reported first, as for a missing folder.
+    // Resolved here, not while parsing flags, so every other flag is checked before this can fail.
     model = await loadModel(resolveModelArg(flags.model), {
       onnxFile: flags.onnxFile,
       dtype: flags.dtype,
