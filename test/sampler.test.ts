@@ -445,8 +445,10 @@ describe("§2 policy: the five rows, in order, with the exact settings", () => {
 });
 
 describe("samplers", () => {
+  // These check the reference policy (the spec's §2); the default sampler has its own tests below
+  // and in eval-units.test.ts.
   const opts = (o: Partial<SamplerOptions>): SamplerOptions => ({
-    name: "entropix",
+    name: "entropix-reference",
     base: BASE_SETTINGS,
     profile: REFERENCE_PROFILE,
     seed: 1234,
@@ -479,7 +481,7 @@ describe("samplers", () => {
   });
 
   it("same seed ⇒ same tokens; the generator advances (not one token repeated)", () => {
-    const run = (seed: number, name: "entropix" | "temperature") => {
+    const run = (seed: number, name: "entropix" | "entropix-reference" | "temperature") => {
       const s = createSampler(opts({ seed, name, vocabSize: 64 }));
       const ids: number[] = [];
       for (let t = 0; t < 200; t++) {
@@ -488,7 +490,7 @@ describe("samplers", () => {
       }
       return ids;
     };
-    for (const name of ["entropix", "temperature"] as const) {
+    for (const name of ["entropix", "entropix-reference", "temperature"] as const) {
       const a = run(99, name);
       assert.deepEqual(run(99, name), a);
       assert.notDeepEqual(run(100, name), a);
@@ -544,6 +546,20 @@ describe("samplers", () => {
       assert.deepEqual(step.settings, settings);
     }
     assert.ok(differs > 0, "the best-of-5 rule changed some choices");
+  });
+
+  it("default entropix: argmax while confident, until the argmax would repeat a trigram of its own output", () => {
+    const z = Float32Array.from({ length: 16 }, (_, i) => (i === 3 ? 5 : 0)); // argmax 3, always
+    const s = createSampler(opts({ name: "entropix" }));
+    const confident = metrics({ entropy: 0.01, varentropy: 0.01 });
+    const steps = Array.from({ length: 4 }, () => s.next(z, confident));
+    // 3 3 3 are argmax; then "3 3" was already followed by 3: the next 3 would copy → a hot sample.
+    assert.deepEqual(steps.slice(0, 3).map((x) => x.action), ["argmax", "argmax", "argmax"]);
+    assert.equal(steps[3].action, "sample");
+    assert.equal(steps[3].settings.temperature, 1.5, "0.666·e^1.5 capped at the 1.5 maximum");
+    // Never an insert by default, even in the clarify state.
+    const c = createSampler(opts({ name: "entropix" }));
+    assert.equal(c.next(z, metrics({ entropy: 5.5, varentropy: 0.05 })).action, "sample");
   });
 
   it("rejects bad options: logits length, clarify ids outside the vocabulary, bad settings", () => {
