@@ -170,73 +170,79 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
     }
   };
 
-  loop: while (generated < maxTokens) {
-    if (options.signal?.aborted) {
-      stopReason = "interrupted";
-      break;
-    }
-    const metrics = stepMetrics(out, layers, scratch, generated);
-    const choice = sampler.next(out.logits, metrics, scratch.logits.max);
-    const inserted = choice.action === "insert";
-    // An insert is one event (its ids together) and does not count toward maxTokens; its leading
-    // whitespace is dropped when the text before already ends in whitespace (no doubled space).
-    const ids = inserted ? chooseInsertIds(model.tokenizer, clarifyText, choice.ids, recent) : choice.ids;
-    if (!inserted && eos.has(ids[0])) {
-      stopReason = "eos";
-      break;
-    }
-    let pieceText = "";
-    for (const id of ids) pieceText += decoder.push(id);
-    const event: TokenEvent = {
-      type: "token",
-      index: events,
-      id: ids[0],
-      ...(inserted ? { ids: [...ids] } : {}),
-      inserted,
-      text: pieceText,
-      quadrant: choice.quadrant,
-      entropy: metrics.entropy,
-      varentropy: metrics.varentropy,
-      attn_entropy: metrics.attnEntropy,
-      attn_varentropy: metrics.attnVarentropy,
-      agreement: metrics.agreement,
-      interaction_strength: metrics.interactionStrength,
-      temperature: choice.settings.temperature,
-      top_k: choice.settings.topK,
-      top_p: choice.settings.topP,
-      min_p: choice.settings.minP,
-      sampler: samplerName,
-      ...(logprobs !== undefined ? describeLogprobs(out.logits, ids[0], scratch.logits, logprobs, model.tokenizer, recent) : {}),
-    };
-    events++;
-    if (inserted) {
-      inserts++;
-      insertedTokens += ids.length;
-    } else generated++;
-    quadrants[choice.quadrant]++;
-    entropySum += metrics.entropy;
-    const { release, stopped } = stops.push(event);
-    yield* emit(release);
-    if (stopped) {
-      stopReason = "stop_string";
-      break;
-    }
-    if (generated >= maxTokens) break;
-    for (const id of ids) {
-      recent.push(id);
-      if (recent.length > 8) recent.shift();
-      try {
-        out = (await seq.step([id]))[0];
-        decodeSteps++;
-      } catch (err) {
-        if (err instanceof ContextFull) {
-          stopReason = "context_full";
-          yield { type: "notice", message: `stopped: ${err.message}` };
-          break loop;
+  try {
+    loop: while (generated < maxTokens) {
+      if (options.signal?.aborted) {
+        stopReason = "interrupted";
+        break;
+      }
+      const metrics = stepMetrics(out, layers, scratch, generated);
+      const choice = sampler.next(out.logits, metrics, scratch.logits.max);
+      const inserted = choice.action === "insert";
+      // An insert is one event (its ids together) and does not count toward maxTokens; its leading
+      // whitespace is dropped when the text before already ends in whitespace (no doubled space).
+      const ids = inserted ? chooseInsertIds(model.tokenizer, clarifyText, choice.ids, recent) : choice.ids;
+      if (!inserted && eos.has(ids[0])) {
+        stopReason = "eos";
+        break;
+      }
+      let pieceText = "";
+      for (const id of ids) pieceText += decoder.push(id);
+      const event: TokenEvent = {
+        type: "token",
+        index: events,
+        id: ids[0],
+        ...(inserted ? { ids: [...ids] } : {}),
+        inserted,
+        text: pieceText,
+        quadrant: choice.quadrant,
+        entropy: metrics.entropy,
+        varentropy: metrics.varentropy,
+        attn_entropy: metrics.attnEntropy,
+        attn_varentropy: metrics.attnVarentropy,
+        agreement: metrics.agreement,
+        interaction_strength: metrics.interactionStrength,
+        temperature: choice.settings.temperature,
+        top_k: choice.settings.topK,
+        top_p: choice.settings.topP,
+        min_p: choice.settings.minP,
+        sampler: samplerName,
+        ...(logprobs !== undefined ? describeLogprobs(out.logits, ids[0], scratch.logits, logprobs, model.tokenizer, recent) : {}),
+      };
+      events++;
+      if (inserted) {
+        inserts++;
+        insertedTokens += ids.length;
+      } else generated++;
+      quadrants[choice.quadrant]++;
+      entropySum += metrics.entropy;
+      const { release, stopped } = stops.push(event);
+      yield* emit(release);
+      if (stopped) {
+        stopReason = "stop_string";
+        break;
+      }
+      if (generated >= maxTokens) break;
+      for (const id of ids) {
+        recent.push(id);
+        if (recent.length > 8) recent.shift();
+        try {
+          out = (await seq.step([id]))[0];
+          decodeSteps++;
+        } catch (err) {
+          if (err instanceof ContextFull) {
+            stopReason = "context_full";
+            yield { type: "notice", message: `stopped: ${err.message}` };
+            break loop;
+          }
+          throw err;
         }
-        throw err;
       }
     }
+  } catch (err) {
+    // A failure mid-run (e.g. non-finite logits): the tokens chosen before it still reach the caller.
+    yield* blanks;
+    throw err;
   }
   if (stopReason !== "stop_string") {
     // Release text held for stop matching and any bytes still waiting to form a character.
