@@ -153,109 +153,105 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
   });
   const tDecode = performance.now();
 
-  // Events whose text is "" (bytes of a character still incomplete) wait here until a later event
-  // brings text, so that a tail the decoder flushes at the end can join the last of them and the
-  // token events' texts always add up to the summary's text.
-  let blanks: TokenEvent[] = [];
-  const emit = function* (events: TokenEvent[]) {
+  // Tokens whose text is "" (bytes of a character not complete yet) wait in `pending` until a token
+  // with text follows, so the decoder's flushed tail at the end lands on a token event, not only in
+  // the summary: the summary's text is always the concatenation of the token events' text.
+  let pending: TokenEvent[] = [];
+  const emit = function* (events: TokenEvent[], final = false) {
     for (const e of events) {
-      if (e.text === "") {
-        blanks.push(e);
+      if (e.text === "" && !final) {
+        pending.push(e);
         continue;
       }
-      yield* blanks;
-      blanks = [];
-      text += e.text;
-      yield e;
+      const ready = [...pending, e];
+      pending = [];
+      for (const r of ready) {
+        text += r.text;
+        yield r;
+      }
     }
   };
 
   try {
-    loop: while (generated < maxTokens) {
-      if (options.signal?.aborted) {
-        stopReason = "interrupted";
-        break;
-      }
-      const metrics = stepMetrics(out, layers, scratch, generated);
-      const choice = sampler.next(out.logits, metrics, scratch.logits.max);
-      const inserted = choice.action === "insert";
-      // An insert is one event (its ids together) and does not count toward maxTokens; its leading
-      // whitespace is dropped when the text before already ends in whitespace (no doubled space).
-      const ids = inserted ? chooseInsertIds(model.tokenizer, clarifyText, choice.ids, recent) : choice.ids;
-      if (!inserted && eos.has(ids[0])) {
-        stopReason = "eos";
-        break;
-      }
-      let pieceText = "";
-      for (const id of ids) pieceText += decoder.push(id);
-      const event: TokenEvent = {
-        type: "token",
-        index: events,
-        id: ids[0],
-        ...(inserted ? { ids: [...ids] } : {}),
-        inserted,
-        text: pieceText,
-        quadrant: choice.quadrant,
-        entropy: metrics.entropy,
-        varentropy: metrics.varentropy,
-        attn_entropy: metrics.attnEntropy,
-        attn_varentropy: metrics.attnVarentropy,
-        agreement: metrics.agreement,
-        interaction_strength: metrics.interactionStrength,
-        temperature: choice.settings.temperature,
-        top_k: choice.settings.topK,
-        top_p: choice.settings.topP,
-        min_p: choice.settings.minP,
-        sampler: samplerName,
-        ...(logprobs !== undefined ? describeLogprobs(out.logits, ids[0], scratch.logits, logprobs, model.tokenizer, recent) : {}),
-      };
-      events++;
-      if (inserted) {
-        inserts++;
-        insertedTokens += ids.length;
-      } else generated++;
-      quadrants[choice.quadrant]++;
-      entropySum += metrics.entropy;
-      const { release, stopped } = stops.push(event);
-      yield* emit(release);
-      if (stopped) {
-        stopReason = "stop_string";
-        break;
-      }
-      if (generated >= maxTokens) break;
-      for (const id of ids) {
-        recent.push(id);
-        if (recent.length > 8) recent.shift();
-        try {
-          out = (await seq.step([id]))[0];
-          decodeSteps++;
-        } catch (err) {
-          if (err instanceof ContextFull) {
-            stopReason = "context_full";
-            yield { type: "notice", message: `stopped: ${err.message}` };
-            break loop;
-          }
-          throw err;
+  loop: while (generated < maxTokens) {
+    if (options.signal?.aborted) {
+      stopReason = "interrupted";
+      break;
+    }
+    const metrics = stepMetrics(out, layers, scratch, generated);
+    const choice = sampler.next(out.logits, metrics, scratch.logits.max);
+    const inserted = choice.action === "insert";
+    // An insert is one event (its ids together) and does not count toward maxTokens; its leading
+    // whitespace is dropped when the text before already ends in whitespace (no doubled space).
+    const ids = inserted ? chooseInsertIds(model.tokenizer, clarifyText, choice.ids, recent) : choice.ids;
+    if (!inserted && eos.has(ids[0])) {
+      stopReason = "eos";
+      break;
+    }
+    let pieceText = "";
+    for (const id of ids) pieceText += decoder.push(id);
+    const event: TokenEvent = {
+      type: "token",
+      index: events,
+      id: ids[0],
+      ...(inserted ? { ids: [...ids] } : {}),
+      inserted,
+      text: pieceText,
+      quadrant: choice.quadrant,
+      entropy: metrics.entropy,
+      varentropy: metrics.varentropy,
+      attn_entropy: metrics.attnEntropy,
+      attn_varentropy: metrics.attnVarentropy,
+      agreement: metrics.agreement,
+      interaction_strength: metrics.interactionStrength,
+      temperature: choice.settings.temperature,
+      top_k: choice.settings.topK,
+      top_p: choice.settings.topP,
+      min_p: choice.settings.minP,
+      sampler: samplerName,
+      ...(logprobs !== undefined ? describeLogprobs(out.logits, ids[0], scratch.logits, logprobs, model.tokenizer, recent) : {}),
+    };
+    events++;
+    if (inserted) {
+      inserts++;
+      insertedTokens += ids.length;
+    } else generated++;
+    quadrants[choice.quadrant]++;
+    entropySum += metrics.entropy;
+    const { release, stopped } = stops.push(event);
+    yield* emit(release);
+    if (stopped) {
+      stopReason = "stop_string";
+      break;
+    }
+    if (generated >= maxTokens) break;
+    for (const id of ids) {
+      recent.push(id);
+      if (recent.length > 8) recent.shift();
+      try {
+        out = (await seq.step([id]))[0];
+        decodeSteps++;
+      } catch (err) {
+        if (err instanceof ContextFull) {
+          stopReason = "context_full";
+          yield { type: "notice", message: `stopped: ${err.message}` };
+          break loop;
         }
+        throw err;
       }
     }
+  }
   } catch (err) {
-    // A failure mid-run (e.g. non-finite logits): the tokens chosen before it still reach the caller.
-    yield* blanks;
+    // A failing step still reports every token chosen before it.
+    yield* emit(pending.splice(0), true);
     throw err;
   }
-  if (stopReason !== "stop_string") {
-    // Release text held for stop matching and any bytes still waiting to form a character.
-    const last = [...blanks, ...stops.flush()];
-    blanks = [];
-    const tail = decoder.flush();
-    if (tail && last.length > 0) last[last.length - 1] = { ...last[last.length - 1], text: last[last.length - 1].text + tail };
-    for (const e of last) {
-      text += e.text;
-      yield e;
-    }
-    if (tail && last.length === 0) text += tail;
-  } else yield* blanks;
+  // Release text held for stop matching and any bytes still waiting to form a character (after a
+  // stop string the rest is cut, so only the waiting tokens go out, with their empty text).
+  const held = [...pending.splice(0), ...(stopReason !== "stop_string" ? stops.flush() : [])];
+  const tail = stopReason !== "stop_string" ? decoder.flush() : "";
+  if (tail && held.length > 0) held[held.length - 1] = { ...held[held.length - 1], text: held[held.length - 1].text + tail };
+  yield* emit(held, true);
   const decodeMs = performance.now() - tDecode;
   const summary: SummaryEvent = {
     type: "summary",

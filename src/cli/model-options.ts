@@ -18,7 +18,7 @@ export interface ModelFlags {
 
 export function addModelOptions(cmd: Command): Command {
   return cmd
-    .option("-m, --model <dir>", `model folder (Hugging Face ONNX layout) or bundled model name (${bundledModels().map((m) => m.name).join(", ")})`, (v: string) => resolveModelArg(v), DEFAULT_MODEL_DIR)
+    .option("-m, --model <dir>", `model folder (Hugging Face ONNX layout) or bundled model name (${bundledModels().map((m) => m.name).join(", ")})`, DEFAULT_MODEL_DIR)
     .option("--onnx-file <file>", "which .onnx file in the folder to run")
     .addOption(new Option("--dtype <dtype>", "pick the model_<dtype>.onnx variant").argParser(oneOf("--dtype", DTYPES)))
     .option("--threads <n>", "onnxruntime intra-op threads", integer("--threads", 1, 1024))
@@ -36,7 +36,8 @@ export async function openModel(flags: ModelFlags, err: NodeJS.WriteStream, opts
   const slow = progress ? setTimeout(() => progress(`loading ${flags.model}…`), 1000) : undefined;
   let model: Model;
   try {
-    model = await loadModel(flags.model, {
+    // Resolved here, not while parsing flags, so every other flag is checked before this can fail.
+    model = await loadModel(resolveModelArg(flags.model), {
       onnxFile: flags.onnxFile,
       dtype: flags.dtype,
       threads: flags.threads,
