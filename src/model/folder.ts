@@ -17,6 +17,10 @@ const DTYPE_SUFFIX: Record<string, string> = {
   bnb4: "_bnb4",
 };
 export const DTYPES = Object.keys(DTYPE_SUFFIX);
+/** The file-name suffix of a dtype's decoder (`q8` → `_quantized`); "" for fp32. */
+export function dtypeSuffix(dtype: string): string {
+  return DTYPE_SUFFIX[dtype] ?? `_${dtype}`;
+}
 
 export interface FolderConfig {
   architecture: string;

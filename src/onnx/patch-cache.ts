@@ -22,6 +22,7 @@ import { ModelError } from "../errors.js";
 import { scanModel } from "./scan.js";
 import { planTaps, sha256File, writePlan, type TapReport, type WriteResult } from "./taps.js";
 import { writeFileAtomic } from "../atomic-write.js";
+import { isHubSnapshotPath } from "../hub/layout.js";
 
 export interface TappedModel {
   /** The file to run: the patched copy, or the original when nothing was tapped. */
@@ -95,9 +96,11 @@ async function reusable(sidecarPath: string, patchedPath: string, src: { size: n
 /**
  * Whether we may write into `dir`. Besides access(2), the folder's mode bits must grant write to us:
  * root passes access(2) everywhere, but a folder marked read-only (e.g. shared fixtures, r-x) is
- * treated as read-only for root too.
+ * treated as read-only for root too. A Hugging Face cache snapshot always counts as read-only.
  */
 export async function folderWritable(dir: string): Promise<boolean> {
+  // Hugging Face cache snapshots are shared with other tools: never write into them (issue 15).
+  if (isHubSnapshotPath(dir)) return false;
   try {
     await access(dir, constants.W_OK);
     const st = await stat(dir);
