@@ -22,12 +22,15 @@ import { registerCalibrateCommand } from "./calibrate-command.js";
 import { ReportRecorder } from "../report/recorder.js";
 import { checkReportPath } from "../report/write.js";
 import { comparison, formatComparison, type RunRecord } from "./compare.js";
+import { registerPullCommand, resolveModelFlag } from "./pull-command.js";
 
 const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 export const DEFAULT_MODEL_DIR = path.join(PACKAGE_ROOT, "models", "tiny-stdlib-llama");
 const SAMPLERS = ["entropix", "greedy", "temperature"] as const;
 /** True while prompts are being read (stdin may never end): Ctrl-C then exits at once. */
 let readingPrompts = false;
+/** Ctrl-C's signal, for model downloads (hf: models) started by openModel. */
+let hubSignal: AbortSignal | undefined;
 
 interface ModelFlags {
   model: string;
@@ -66,7 +69,7 @@ interface GenerateFlags extends ModelFlags {
 
 function addModelOptions(cmd: Command): Command {
   return cmd
-    .option("-m, --model <dir>", "model folder (Hugging Face ONNX layout)", DEFAULT_MODEL_DIR)
+    .option("-m, --model <dir>", "model folder (Hugging Face ONNX layout), or hf:OWNER/NAME[@REVISION] from the Hub", DEFAULT_MODEL_DIR)
     .option("--onnx-file <file>", "which .onnx file in the folder to run")
     .addOption(new Option("--dtype <dtype>", "pick the model_<dtype>.onnx variant").argParser(oneOf("--dtype", DTYPES)))
     .option("--threads <n>", "onnxruntime intra-op threads", integer("--threads", 1, 1024))
@@ -74,11 +77,13 @@ function addModelOptions(cmd: Command): Command {
 }
 
 async function openModel(flags: ModelFlags, err: NodeJS.WriteStream): Promise<Model> {
+  // hf:OWNER/NAME → its snapshot in the Hugging Face cache, downloaded first if needed (issue 15).
+  const dir = await resolveModelFlag(flags, err, hubSignal);
   const progress = err.isTTY ? (m: string) => err.write(`${m}\n`) : undefined;
   // Only loads that take over a second say so (and only on a terminal).
   const slow = progress ? setTimeout(() => progress(`loading ${flags.model}…`), 1000) : undefined;
   try {
-    return await loadModel(flags.model, { onnxFile: flags.onnxFile, dtype: flags.dtype, threads: flags.threads, taps: flags.taps, onProgress: progress });
+    return await loadModel(dir, { onnxFile: flags.onnxFile, dtype: flags.dtype, threads: flags.threads, taps: flags.taps, onProgress: progress });
   } finally {
     clearTimeout(slow);
   }
@@ -307,6 +312,8 @@ export function buildProgram(streams: Streams, signal: AbortSignal): Command {
     .action((flags: ModelFlags & { json?: boolean }) => runInspect(flags, streams));
 
   registerCalibrateCommand(program, { streams, signal, addModelOptions, openModel });
+  hubSignal = signal;
+  registerPullCommand(program, { streams, signal });
 
   return program;
 }
