@@ -10,6 +10,8 @@ import { createLogitStats, logitMetrics, type LogitStats } from "./metrics/logit
 import { attentionMetricsForLayers, createAttentionMetrics, createAttentionScratch } from "./metrics/attention.js";
 import { createSampler } from "./sampler/samplers.js";
 import { BASE_SETTINGS, REFERENCE_PROFILE } from "./sampler/thresholds.js";
+import type { MetricScale } from "./sampler/scale.js";
+import type { RelativeParams } from "./sampler/relative.js";
 import { randomSeed } from "./sampler/rng.js";
 import { fitPrompt, type Truncate } from "./prompt-ids.js";
 import { StopMatcher } from "./stop-matcher.js";
@@ -24,6 +26,10 @@ export interface GenerateOptions {
   thresholds?: ThresholdProfile;
   /** How the summary names the thresholds (default "reference", or "custom" when `thresholds` is given). */
   thresholdsName?: string;
+  /** The model's calibration statistics, which the default sampler's ranks are taken against. */
+  scale?: MetricScale | null;
+  /** Knobs of the default sampler (e.g. maxTemperature). */
+  samplerParams?: Partial<RelativeParams>;
   /** Base temperature / top-k / top-p / min-p (Entropix's T0, K0, P0, M0; the plain sampler's settings). */
   settings?: Partial<SamplerSettings>;
   clarifyText?: string;
@@ -109,6 +115,8 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
     seed,
     clarifyIds,
     clarifyEvery: options.clarifyEvery ?? DEFAULT_CLARIFY_EVERY,
+    scale: options.scale,
+    params: options.samplerParams,
     // The logits row may be wider than config.json's vocabulary (padded embeddings).
     vocabSize: out.logits.length,
   });

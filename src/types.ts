@@ -6,7 +6,9 @@ export type Quadrant = "confident" | "clarify" | "explore" | "resample" | "adapt
 export const QUADRANTS: readonly Quadrant[] = ["confident", "clarify", "explore", "resample", "adaptive"];
 
 /** Which policy chose the token. Metrics and the Entropix quadrant are computed for all of them. */
-export type SamplerName = "entropix" | "greedy" | "temperature";
+/** `entropix` is the model-relative default; `entropix-reference` runs the reference formulas exactly. */
+export type SamplerName = "entropix" | "entropix-reference" | "greedy" | "temperature";
+export const SAMPLER_NAMES: readonly SamplerName[] = ["entropix", "entropix-reference", "greedy", "temperature"];
 
 /** Logit metrics of one step, in bits (§1). */
 export interface LogitMetrics {

@@ -16,6 +16,7 @@ import type { ModelFacts } from "../model/model.js";
 import { defaultCacheDir, folderWritable, sha256File } from "../onnx/patch-cache.js";
 import { parseThresholdProfile, REFERENCE_PROFILE } from "../sampler/thresholds.js";
 import type { ThresholdProfile } from "../types.js";
+import { scaleFromMeta, type MetricScale } from "../sampler/scale.js";
 import { writeFileAtomic } from "../atomic-write.js";
 
 export const PROFILE_FILE = "entropix.thresholds.json";
@@ -176,6 +177,8 @@ export interface ResolvedThresholds {
   label: string;
   /** The calibrated profile's file, when label is "calibrated". */
   path?: string;
+  /** The calibration statistics the default sampler ranks metrics against (calibrated profiles only). */
+  scale?: MetricScale | null;
 }
 
 /**
@@ -196,6 +199,6 @@ export async function resolveThresholds(spec: string | undefined, facts: ModelFa
   }
   const lookup = await findCalibratedProfile(facts, cacheDir);
   for (const i of lookup.ignored) note(`ignoring calibrated thresholds ${i.path}: ${i.reason}; run \`entropix calibrate\` again`);
-  if (lookup.found) return { profile: lookup.found.profile, label: "calibrated", path: lookup.found.path };
+  if (lookup.found) return { profile: lookup.found.profile, label: "calibrated", path: lookup.found.path, scale: scaleFromMeta(lookup.found.meta) };
   return { profile: REFERENCE_PROFILE, label: "reference" };
 }

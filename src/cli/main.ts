@@ -9,16 +9,17 @@ import { loadModel, type Model } from "../model/model.js";
 import { DTYPES } from "../model/folder.js";
 import { generate, type GenerateOptions } from "../generate.js";
 import { colorEnabled, JsonRenderer, TerminalRenderer, type Streams } from "./render.js";
-import { collect, integer, nonNegative, oneOf, unitInterval } from "./numbers.js";
+import { collect, integer, nonNegative, oneOf, positive, unitInterval } from "./numbers.js";
 import { collectPrompts, type PromptItem } from "./prompts.js";
 import { TRUNCATE_MODES, type Truncate } from "../prompt-ids.js";
 import { parseThresholdProfile, REFERENCE_PROFILE, BASE_SETTINGS } from "../sampler/thresholds.js";
-import type { SamplerName, ThresholdProfile } from "../types.js";
+import { SAMPLER_NAMES, type SamplerName, type ThresholdProfile } from "../types.js";
 import type { ChatMessage } from "../model/tokenizer.js";
 import { randomSeed } from "../sampler/rng.js";
 import { resolveThresholds, type ResolvedThresholds } from "../calibrate/profile-store.js";
 import { ENTROPIX_VERSION } from "../calibrate/version.js";
 import { registerCalibrateCommand } from "./calibrate-command.js";
+import { registerEvalCommand } from "./eval-command.js";
 import { ReportRecorder } from "../report/recorder.js";
 import { checkReportPath } from "../report/write.js";
 import { comparison, formatComparison, type RunRecord } from "./compare.js";
@@ -26,7 +27,7 @@ import { registerPullCommand, resolveModelFlag } from "./pull-command.js";
 
 const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 export const DEFAULT_MODEL_DIR = path.join(PACKAGE_ROOT, "models", "tiny-stdlib-llama");
-const SAMPLERS = ["entropix", "greedy", "temperature"] as const;
+const SAMPLERS = SAMPLER_NAMES;
 /** True while prompts are being read (stdin may never end): Ctrl-C then exits at once. */
 let readingPrompts = false;
 /** Ctrl-C's signal, for model downloads (hf: models) started by openModel. */
@@ -52,6 +53,7 @@ interface GenerateFlags extends ModelFlags {
   thresholds?: string;
   clarifyText?: string;
   clarifyEvery?: number;
+  maxTemperature?: number;
   attentionLayers: "last" | "all";
   json?: boolean;
   color: boolean;
@@ -115,6 +117,7 @@ function generateOptions(flags: GenerateFlags, item: PromptItem, signal: AbortSi
     },
     clarifyText: flags.clarifyText,
     clarifyEvery: flags.clarifyEvery,
+    ...(flags.maxTemperature !== undefined ? { samplerParams: { maxTemperature: flags.maxTemperature } } : {}),
     attentionLayers: flags.attentionLayers,
     stop: flags.stop,
     truncate: flags.truncate,
@@ -163,6 +166,7 @@ async function runGenerate(promptArgs: string[], flags: GenerateFlags, streams: 
       const opts = generateOptions(flags, item, signal);
       opts.thresholds = thresholds.profile;
       opts.thresholdsName = thresholds.label;
+      opts.scale = thresholds.scale;
       if (flags.chat) {
         const messages: ChatMessage[] = [];
         const system = item.system ?? flags.system;
@@ -220,6 +224,8 @@ async function runGenerate(promptArgs: string[], flags: GenerateFlags, streams: 
 /** What `--verbose` prints as the chain, llama.cpp style (the order filters apply, spec §2). */
 const SAMPLER_CHAINS: Record<SamplerName, string> = {
   entropix:
+    "metrics → ranks against the model's calibration → quadrant → confident: argmax | otherwise: bounded relative temperature → top-k → top-p → min-p → draw",
+  "entropix-reference":
     "metrics → quadrant → confident: argmax | clarify: insert text or temperature | explore/resample/adaptive: temperature → top-k → top-p → min-p → draw (adaptive: best of 5 by log p)",
   greedy: "metrics → quadrant (logged) → argmax",
   temperature: "metrics → quadrant (logged) → temperature → top-k → top-p → min-p → draw",
@@ -283,11 +289,12 @@ export function buildProgram(streams: Streams, signal: AbortSignal): Command {
   )
     .option("-n, --max-tokens <n>", "tokens to generate at most", integer("--max-tokens", 1), 128)
     .option("--seed <n>", "random seed (default: random, printed in the summary)", integer("--seed", 0, 2 ** 32 - 1))
-    .addOption(new Option("--sampler <name>", "entropix | greedy | temperature").argParser(oneOf("--sampler", SAMPLERS)).default("entropix"))
+    .addOption(new Option("--sampler <name>", SAMPLER_NAMES.join(" | ")).argParser(oneOf("--sampler", SAMPLERS)).default("entropix"))
     .option("--temperature <t>", "base temperature (Entropix T0)", nonNegative("--temperature"))
     .option("--top-k <k>", "base top-k (0 = off)", integer("--top-k", 0))
     .option("--top-p <p>", "base top-p in (0, 1]", unitInterval("--top-p", { openLow: true }))
     .option("--min-p <p>", "base min-p in [0, 1]", unitInterval("--min-p", { openLow: false }))
+    .option("--max-temperature <t>", "default entropix sampler: no step samples hotter than this (default 1.5)", positive("--max-temperature"))
     .option("--ignore-eos", "keep generating past end-of-sequence tokens")
     .option("--thresholds <file>", 'JSON threshold profile overriding any constant, or "reference"')
     .option("--clarify-text <text>", 'text inserted in the "clarify" state', " ...")
@@ -312,6 +319,7 @@ export function buildProgram(streams: Streams, signal: AbortSignal): Command {
     .action((flags: ModelFlags & { json?: boolean }) => runInspect(flags, streams));
 
   registerCalibrateCommand(program, { streams, signal, addModelOptions, openModel });
+  registerEvalCommand(program, { streams, signal, addModelOptions, openModel });
   hubSignal = signal;
   registerPullCommand(program, { streams, signal });
 

@@ -14,6 +14,12 @@ export const nonNegative = (flag: string) => (raw: string): number => {
   return v;
 };
 
+export const positive = (flag: string) => (raw: string): number => {
+  const v = parseNumber(flag, raw);
+  if (!(v > 0)) throw new UsageError(`${flag} must be more than 0, got ${raw}`);
+  return v;
+};
+
 export const integer = (flag: string, min: number, max = Number.MAX_SAFE_INTEGER) => (raw: string): number => {
   const v = parseNumber(flag, raw);
   if (!Number.isInteger(v) || v < min || v > max) {

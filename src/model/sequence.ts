@@ -118,7 +118,31 @@ export class Sequence {
     if (ctx !== null && total > ctx) throw new ContextFull(ctx);
   }
 
+  /**
+   * Teacher forcing: runs `row` in one pass from an empty cache and returns the logits at every
+   * position, row-major [row.length × vocab] (fp16 logits converted). Used to score text (eval's NLL).
+   */
+  async allLogits(row: number[]): Promise<{ logits: Float32Array; vocab: number }> {
+    if (row.length === 0) throw new UsageError("nothing to score: the sequence is empty");
+    this.reset(1);
+    this.checkContext(row.length);
+    this.mask[0] = new Array(row.length).fill(1);
+    this.nextPosition[0] = row.length;
+    const out = await this.run(row, [...row.keys()], row.length, 0);
+    const t = out[this.io.logits.name] as ort.Tensor;
+    const vocab = t.dims[2];
+    const raw = t.data as Float32Array | Uint16Array;
+    if (t.dims[1] !== row.length) throw new RuntimeFailure(`the model returned logits for ${t.dims[1]} of ${row.length} positions; it cannot score a whole sequence`);
+    return { logits: raw instanceof Uint16Array ? halfToFloat(raw) : raw, vocab };
+  }
+
   private async forward(ids: number[], positions: number[], seqLen: number): Promise<StepOutput[]> {
+    const out = await this.run(ids, positions, seqLen, 1);
+    return this.split(out, this.batch);
+  }
+
+  /** One session run; `keepLogits` feeds num_logits_to_keep where the model has it (0 = all positions). */
+  private async run(ids: number[], positions: number[], seqLen: number, keepLogits: number): Promise<ort.InferenceSession.OnnxValueMapType> {
     const io = this.io;
     const B = this.batch;
     const total = this.pastLength + seqLen;
@@ -127,7 +151,7 @@ export class Sequence {
     };
     if (io.attentionMask) feeds[io.attentionMask.name] = intTensor(io.attentionMask.type, this.mask.flat(), [B, total]);
     if (io.positionIds) feeds[io.positionIds.name] = intTensor(io.positionIds.type, positions, [B, seqLen]);
-    if (io.numLogitsToKeep) feeds[io.numLogitsToKeep.name] = intTensor(io.numLogitsToKeep.type, [1], []);
+    if (io.numLogitsToKeep) feeds[io.numLogitsToKeep.name] = intTensor(io.numLogitsToKeep.type, [keepLogits], []);
     if (io.useCacheBranch) feeds[io.useCacheBranch] = new ort.Tensor("bool", [this.pastLength > 0], [1]);
     for (const [name, t] of this.past) feeds[name] = t;
 
@@ -142,7 +166,7 @@ export class Sequence {
       this.past.set(slot.pastValue, out[slot.presentValue] as ort.Tensor);
     }
     this.pastLength = total;
-    return this.split(out, B);
+    return out;
   }
 
   /** Cuts the batched outputs into per-row last-position logits and score rows. */

@@ -1,9 +1,12 @@
-// Per-run samplers: Entropix (§2 policy + the filter chain), greedy and plain temperature sampling.
+// Per-run samplers: Entropix (the model-relative default, or the reference §2 policy) + the filter
+// chain, greedy and plain temperature sampling.
 // Every sampler reports the Entropix quadrant of each step, so runs can be compared token by token.
 import { UsageError } from "../errors.js";
-import type { Quadrant, SamplerName, SamplerSettings, StepMetrics, ThresholdProfile } from "../types.js";
+import { SAMPLER_NAMES, type Quadrant, type SamplerName, type SamplerSettings, type StepMetrics, type ThresholdProfile } from "../types.js";
 import { applyChain, argmax, CandidateBuffer, drawIndex, loadLogits } from "./filters.js";
-import { decide, quadrantOf, type ClarifyState } from "./policy.js";
+import { decide, quadrantOf, type ClarifyState, type Decision } from "./policy.js";
+import { decideRelative, DEFAULT_RELATIVE_PARAMS, type RelativeParams } from "./relative.js";
+import { fallbackScale, type MetricScale } from "./scale.js";
 import { createRng, type Rng } from "./rng.js";
 import { validateProfile, validateSettings } from "./thresholds.js";
 
@@ -22,6 +25,10 @@ export interface SamplerOptions {
   clarifyEvery: number;
   /** Length of the logits vector. */
   vocabSize: number;
+  /** The model's calibration statistics for the default sampler (absent: fallbackScale(vocabSize)). */
+  scale?: MetricScale | null;
+  /** Overrides of the default sampler's knobs. */
+  params?: Partial<RelativeParams>;
 }
 
 export interface SamplerStep {
@@ -59,6 +66,8 @@ class ChainSampler implements Sampler {
     private readonly clarifyIds: readonly number[],
     clarifyEvery: number,
     vocabSize: number,
+    private readonly scale: MetricScale,
+    private readonly params: RelativeParams,
   ) {
     this.seed = seed;
     this.rng = createRng(seed);
@@ -77,7 +86,10 @@ class ChainSampler implements Sampler {
       const id = this.sample(logits, this.base, 1, maxLogit);
       return { ids: [id], quadrant: quadrantOf(metrics, this.profile), action: "sample", settings: this.base, sampler: this.name };
     }
-    const { quadrant, action } = decide(metrics, this.profile, this.base, this.clarify);
+    const { quadrant, action }: Decision =
+      this.name === "entropix-reference"
+        ? decide(metrics, this.profile, this.base, this.clarify)
+        : decideRelative(metrics, this.profile, this.scale, this.base, this.params, this.clarify);
     if (action.kind === "insert") {
       this.clarify.stepsSinceClarify = 0;
       return { ids: [...this.clarifyIds], quadrant, action: "insert", settings: GREEDY_SETTINGS, sampler: this.name };
@@ -110,9 +122,14 @@ class ChainSampler implements Sampler {
 
 /** A sampler for one run (one sequence): it owns its generator and clarify rate-limit state. */
 export function createSampler(o: SamplerOptions): Sampler {
-  if (o.name !== "entropix" && o.name !== "greedy" && o.name !== "temperature") {
-    throw new UsageError(`unknown sampler "${String(o.name)}" (expected entropix, greedy or temperature)`);
+  if (!SAMPLER_NAMES.includes(o.name)) {
+    throw new UsageError(`unknown sampler "${String(o.name)}" (expected ${SAMPLER_NAMES.join(", ")})`);
   }
+  const params: RelativeParams = { ...DEFAULT_RELATIVE_PARAMS, ...o.params };
+  if (!(params.maxTemperature > 0) || !(params.minTemperature > 0) || params.minTemperature > params.maxTemperature) {
+    throw new UsageError(`temperature bounds must satisfy 0 < min ≤ max, got ${params.minTemperature} and ${params.maxTemperature}`);
+  }
+  if (!Number.isInteger(params.candidates) || params.candidates < 1) throw new UsageError(`candidates must be an integer ≥ 1, got ${params.candidates}`);
   validateSettings(o.base, "sampler settings");
   validateProfile(o.profile, "threshold profile");
   if (!Number.isInteger(o.clarifyEvery) || o.clarifyEvery < 0) {
@@ -122,5 +139,6 @@ export function createSampler(o: SamplerOptions): Sampler {
   for (const id of o.clarifyIds) {
     if (!Number.isInteger(id) || id < 0 || id >= o.vocabSize) throw new RangeError(`clarifying token id ${id} is outside the vocabulary (${o.vocabSize})`);
   }
-  return new ChainSampler(o.name, { ...o.base }, { ...o.profile }, o.seed, [...o.clarifyIds], o.clarifyEvery, o.vocabSize);
+  const scale = o.scale ?? fallbackScale(o.vocabSize);
+  return new ChainSampler(o.name, { ...o.base }, { ...o.profile }, o.seed, [...o.clarifyIds], o.clarifyEvery, o.vocabSize, scale, params);
 }

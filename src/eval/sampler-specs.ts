@@ -1,0 +1,118 @@
+// `--samplers` for `entropix eval`: a comma-separated list of named sampler setups (pure).
+//   greedy                 argmax
+//   temperature:T          plain sampling at T with the base filter chain (top-k 27, top-p 0.9, min-p 0.03):
+//                          these points trace the temperature frontier
+//   min-p:M                T = 1, min-p M, no top-k/top-p
+//   top-p:P                T = 1, top-p P, no top-k/min-p
+//   entropix               the default (model-relative, bounded); knobs: entropix(max-t=1.2;heat=0.7;…)
+//   entropix-reference     the reference formulas exactly
+import { UsageError } from "../errors.js";
+import type { GenerateOptions } from "../generate.js";
+import type { RelativeParams } from "../sampler/relative.js";
+
+export interface SamplerSpec {
+  /** As written in the list; the row label. */
+  label: string;
+  /** The temperature of a frontier point (temperature:T), else null. */
+  frontierTemperature: number | null;
+  options: Pick<GenerateOptions, "sampler" | "settings" | "samplerParams" | "clarifyEvery">;
+}
+
+/** Knob names accepted in entropix(...) → the policy field (or base temperature / clarify spacing). */
+const KNOBS: Record<string, keyof RelativeParams | "heat" | "clarify-every"> = {
+  heat: "heat",
+  "max-t": "maxTemperature",
+  "min-t": "minTemperature",
+  "h-gain": "entropyGain",
+  "v-gain": "varentropyGain",
+  "minp-gain": "minPGain",
+  insert: "insert",
+  candidates: "candidates",
+  "clarify-every": "clarify-every",
+};
+
+function number(text: string, what: string, ok: (x: number) => boolean, range: string): number {
+  const x = Number(text);
+  if (text.trim() === "" || !Number.isFinite(x) || !ok(x)) throw new UsageError(`--samplers: ${what} must be ${range}, got "${text}"`);
+  return x;
+}
+
+function entropixSpec(label: string, knobs: string): SamplerSpec {
+  const options: SamplerSpec["options"] = { sampler: "entropix" };
+  const params: Partial<RelativeParams> = {};
+  for (const part of knobs.split(";").filter((p) => p.trim() !== "")) {
+    const [rawKey, rawValue = ""] = part.split("=");
+    const key = rawKey.trim();
+    const field = KNOBS[key];
+    if (!field) throw new UsageError(`--samplers: unknown entropix knob "${key}" in "${label}" (expected ${Object.keys(KNOBS).join(", ")})`);
+    const what = `${key} in "${label}"`;
+    if (field === "heat") options.settings = { temperature: number(rawValue, what, (x) => x > 0, "> 0") };
+    else if (field === "clarify-every") options.clarifyEvery = number(rawValue, what, (x) => Number.isInteger(x) && x >= 0, "an integer ≥ 0");
+    else if (field === "insert") params.insert = number(rawValue, what, (x) => x === 0 || x === 1, "0 or 1") === 1;
+    else if (field === "candidates") params.candidates = number(rawValue, what, (x) => Number.isInteger(x) && x >= 1, "an integer ≥ 1");
+    else if (field === "maxTemperature" || field === "minTemperature") params[field] = number(rawValue, what, (x) => x > 0, "> 0");
+    else params[field] = number(rawValue, what, () => true, "a number");
+  }
+  if (Object.keys(params).length > 0) options.samplerParams = params;
+  return { label, frontierTemperature: null, options };
+}
+
+/** Splits at commas that are not inside entropix(...). */
+function splitList(list: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let cur = "";
+  for (const ch of list) {
+    if (ch === "(") depth++;
+    if (ch === ")") depth--;
+    if (ch === "," && depth === 0) {
+      out.push(cur);
+      cur = "";
+    } else cur += ch;
+  }
+  out.push(cur);
+  return out.map((s) => s.trim()).filter((s) => s !== "");
+}
+
+export function parseSamplerSpec(item: string): SamplerSpec {
+  const label = item;
+  if (item === "greedy") return { label, frontierTemperature: null, options: { sampler: "greedy" } };
+  if (item === "entropix-reference") return { label, frontierTemperature: null, options: { sampler: "entropix-reference" } };
+  if (item === "entropix") return entropixSpec(label, "");
+  const knobs = /^entropix\((.*)\)$/.exec(item);
+  if (knobs) return entropixSpec(label, knobs[1]);
+  const [name, arg] = item.split(":");
+  if (arg !== undefined) {
+    if (name === "temperature") {
+      const t = number(arg, `the temperature in "${item}"`, (x) => x > 0, "> 0");
+      return { label, frontierTemperature: t, options: { sampler: "temperature", settings: { temperature: t } } };
+    }
+    if (name === "min-p") {
+      const m = number(arg, `min-p in "${item}"`, (x) => x > 0 && x <= 1, "in (0, 1]");
+      return { label, frontierTemperature: null, options: { sampler: "temperature", settings: { temperature: 1, topK: 0, topP: 1, minP: m } } };
+    }
+    if (name === "top-p") {
+      const p = number(arg, `top-p in "${item}"`, (x) => x > 0 && x <= 1, "in (0, 1]");
+      return { label, frontierTemperature: null, options: { sampler: "temperature", settings: { temperature: 1, topK: 0, topP: p, minP: 0 } } };
+    }
+  }
+  throw new UsageError(
+    `--samplers: unknown sampler "${item}" (expected greedy, temperature:T, min-p:M, top-p:P, entropix, entropix(knob=value;…) or entropix-reference)`,
+  );
+}
+
+export function parseSamplerList(list: string): SamplerSpec[] {
+  const items = splitList(list);
+  if (items.length === 0) throw new UsageError("--samplers is empty; name at least one sampler, e.g. temperature:0.7,entropix");
+  const specs = items.map(parseSamplerSpec);
+  const seen = new Set<string>();
+  for (const s of specs) {
+    if (seen.has(s.label)) throw new UsageError(`--samplers: "${s.label}" is listed twice`);
+    seen.add(s.label);
+  }
+  return specs;
+}
+
+/** The list EVAL.md uses. */
+export const DEFAULT_SAMPLERS =
+  "greedy,temperature:0.5,temperature:0.7,temperature:0.85,temperature:1.0,temperature:1.15,temperature:1.3,min-p:0.1,top-p:0.9,entropix-reference,entropix";
