@@ -24,6 +24,7 @@ import { ReportRecorder } from "../report/recorder.js";
 import { checkReportPath } from "../report/write.js";
 import { comparison, formatComparison, type RunRecord } from "./compare.js";
 import { registerPullCommand, resolveModelFlag } from "./pull-command.js";
+import { registerChatCommand } from "./chat-command.js";
 
 const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 export const DEFAULT_MODEL_DIR = path.join(PACKAGE_ROOT, "models", "tiny-stdlib-llama");
@@ -322,6 +323,7 @@ export function buildProgram(streams: Streams, signal: AbortSignal): Command {
   registerEvalCommand(program, { streams, signal, addModelOptions, openModel });
   hubSignal = signal;
   registerPullCommand(program, { streams, signal });
+  registerChatCommand(program, { streams, signal, addModelOptions, openModel });
 
   return program;
 }
