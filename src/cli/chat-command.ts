@@ -64,7 +64,7 @@ async function runChat(flags: ChatFlags, deps: ChatDeps): Promise<void> {
     const tty = process.stdin.isTTY === true && process.stdout.isTTY === true;
     const term = new TerminalRenderer(streams, colorEnabled(flags.color, process.stdout));
     if (tty) {
-      streams.err.write(`chatting with ${model.facts.dir} (${CHAT_HELP})\n`);
+      streams.err.write(`chatting with ${model.facts.dir} (/help for commands; Ctrl-C stops a reply, Ctrl-D leaves)\n`);
       term.legend();
     }
     await loop(session, flags, streams, term, tty, signal);
