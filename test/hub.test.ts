@@ -2,7 +2,7 @@
 // standard cache layout, reuse with no requests, offline mode, resume after a kill, and the errors.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
@@ -12,6 +12,7 @@ import { etagOf, FakeHub, repoFromFolder, type FakeRepo } from "./hub-server.js"
 import { parseHubRef } from "../src/hub/ref.js";
 import { chooseFiles } from "../src/hub/files.js";
 import { isHubSnapshotPath } from "../src/hub/layout.js";
+import { hfCachedModels } from "../src/hub/list.js";
 
 const REPO = "test-org/stories260k";
 let hub: FakeHub;
@@ -121,6 +122,22 @@ describe("entropix pull and --model hf: (loopback Hub)", () => {
     assert.deepEqual(tree(path.join(root, "blobs")).filter((p) => p.endsWith(".incomplete")), []);
   });
 
+  test("hfCachedModels lists runnable snapshots and counts the other cached repos", async () => {
+    mkdirSync(path.join(home, "hub", "models--someone--gguf-only", "snapshots", "0".repeat(40)), { recursive: true });
+    writeFileSync(path.join(home, "hub", "models--someone--gguf-only", "snapshots", "0".repeat(40), "model.gguf"), "x");
+    mkdirSync(path.join(home, "hub", "datasets--someone--data"), { recursive: true });
+    const listing = await hfCachedModels(path.join(home, "hub"));
+    assert.equal(listing.skipped, 2);
+    assert.equal(listing.models.length, 1);
+    const m = listing.models[0];
+    assert.equal(m.name, `hf:${REPO}`);
+    assert.equal(m.commit, stories.commit);
+    assert.deepEqual(m.refs, ["main"]);
+    assert.deepEqual(m.dtypes, ["fp32"]);
+    assert.ok(m.bytes > stories.files.get("onnx/model.onnx")!.length);
+    assert.equal(m.profile, false);
+  });
+
   test("generate -m hf: runs the cached model with no request at all, and writes nothing into the snapshot", async () => {
     const before = tree(repoDir(home));
     const seen = hub.seen.length;
@@ -164,7 +181,6 @@ describe("entropix pull and --model hf: (loopback Hub)", () => {
     const root = path.join(py, "hub", "models--test-org--other");
     const repo = hub.repos.get("test-org/other")!;
     mkdirSync(path.join(root, "refs"), { recursive: true });
-    const { writeFileSync } = await import("node:fs");
     writeFileSync(path.join(root, "refs", "main"), repo.commit);
     for (const [f, content] of repo.files) {
       if (f === "README.md") continue;
