@@ -6,7 +6,7 @@ import { UsageError } from "../errors.js";
 import { DTYPES } from "../model/folder.js";
 import { oneOf } from "./numbers.js";
 import { isHubRef, parseHubRef, formatRef } from "../hub/ref.js";
-import { pullHubModel, resolveHubModel, type HubModel } from "../hub/resolve.js";
+import { DownloadInterrupted, pullHubModel, resolveHubModel, type HubModel } from "../hub/resolve.js";
 import { formatBytes, terminalProgress } from "../hub/progress.js";
 import type { Streams } from "./render.js";
 
@@ -60,7 +60,15 @@ export function registerPullCommand(program: Command, deps: PullDeps): Command {
     .option("--json", "print one JSON object instead of the folder")
     .action(async (model: string, flags: PullFlags) => {
       const ref = parseHubRef(model);
-      const pulled = await pullHubModel(ref, hubOptions(flags.dtype, flags.json, process.stderr, deps.signal));
+      let pulled: HubModel;
+      try {
+        pulled = await pullHubModel(ref, hubOptions(flags.dtype, flags.json, process.stderr, deps.signal));
+      } catch (err) {
+        // Ctrl-C: say how to resume; main exits 130 as for any interrupted command.
+        if (!(err instanceof DownloadInterrupted)) throw err;
+        deps.streams.err.write(`note: ${err.message}\n`);
+        return;
+      }
       if (flags.json) {
         deps.streams.out.write(`${JSON.stringify(summary(pulled))}\n`);
         return;

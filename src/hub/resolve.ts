@@ -102,7 +102,23 @@ export async function pullHubModel(ref: HubRef, opts: HubOptions = {}): Promise<
   return download(ref, env, paths, opts);
 }
 
+/** Thrown when Ctrl-C stops a download; the partial file stays for the next run to resume. */
+export class DownloadInterrupted extends ModelError {
+  constructor(ref: HubRef) {
+    super(`download of ${formatRef(ref)} interrupted; run the same command again to resume it`);
+  }
+}
+
 async function download(ref: HubRef, env: HubEnv, paths: RepoPaths, opts: HubOptions): Promise<HubModel> {
+  try {
+    return await downloadFiles(ref, env, paths, opts);
+  } catch (err) {
+    if (opts.signal?.aborted) throw new DownloadInterrupted(ref);
+    throw err;
+  }
+}
+
+async function downloadFiles(ref: HubRef, env: HubEnv, paths: RepoPaths, opts: HubOptions): Promise<HubModel> {
   const fetch = timedFetch(env.timeoutMs, opts.signal);
   const revision = revisionOf(ref);
   let commit: string;
