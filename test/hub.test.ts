@@ -136,6 +136,7 @@ describe("entropix pull and --model hf: (loopback Hub)", () => {
     assert.deepEqual(m.dtypes, ["fp32"]);
     assert.ok(m.bytes > stories.files.get("onnx/model.onnx")!.length);
     assert.equal(m.profile, false);
+    assert.equal(m.attention, null, "never run yet");
   });
 
   test("generate -m hf: runs the cached model with no request at all, and writes nothing into the snapshot", async () => {
@@ -148,6 +149,9 @@ describe("entropix pull and --model hf: (loopback Hub)", () => {
     assert.equal(hub.seen.length, seen, "no request to the Hub");
     assert.deepEqual(tree(repoDir(home)), before, "the HF cache is unchanged (taps patch went to entropix's cache)");
     assert.ok(tree(path.join(home, "entropix-cache")).some((p) => p.endsWith(".taps.onnx")), "patched copy in entropix's own cache");
+    const listed = (await hfCachedModels(path.join(home, "hub"), path.join(home, "entropix-cache"))).models[0];
+    assert.equal(listed.attention, "taps", "the listing knows the attention source once a run patched it");
+    assert.equal(existsSync(path.join(home, "entropix-cache", "models-used.json")), false, "HF snapshots are not recorded as local folders");
     // And the taps were applied: attention metrics present.
     const summary = lines.find((l) => l.type === "summary") as Record<string, unknown> | undefined;
     assert.ok(summary);

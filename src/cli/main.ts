@@ -25,6 +25,7 @@ import { checkReportPath } from "../report/write.js";
 import { comparison, formatComparison, type RunRecord } from "./compare.js";
 import { registerPullCommand, resolveModelFlag } from "./pull-command.js";
 import { registerChatCommand } from "./chat-command.js";
+import { recordModelUse } from "../model/recent.js";
 
 const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 export const DEFAULT_MODEL_DIR = path.join(PACKAGE_ROOT, "models", "tiny-stdlib-llama");
@@ -86,7 +87,10 @@ async function openModel(flags: ModelFlags, err: NodeJS.WriteStream): Promise<Mo
   // Only loads that take over a second say so (and only on a terminal).
   const slow = progress ? setTimeout(() => progress(`loading ${flags.model}…`), 1000) : undefined;
   try {
-    return await loadModel(dir, { onnxFile: flags.onnxFile, dtype: flags.dtype, threads: flags.threads, taps: flags.taps, onProgress: progress });
+    const model = await loadModel(dir, { onnxFile: flags.onnxFile, dtype: flags.dtype, threads: flags.threads, taps: flags.taps, onProgress: progress });
+    // For `entropix list` (local folders used before; bundled models and HF snapshots are listed anyway).
+    if (!model.facts.dir.startsWith(path.join(PACKAGE_ROOT, "models") + path.sep)) await recordModelUse(model.facts);
+    return model;
   } finally {
     clearTimeout(slow);
   }

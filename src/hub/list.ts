@@ -5,6 +5,8 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { cacheProfilePath } from "../calibrate/profile-store.js";
+import { readModelFolder } from "../model/folder.js";
+import { knownTapReport } from "../onnx/patch-cache.js";
 import { availableDtypes } from "./files.js";
 import { REQUIRED_FILES } from "./files.js";
 import { hubCacheDir, repoFromFolder } from "./layout.js";
@@ -22,6 +24,8 @@ export interface HfCachedModel {
   bytes: number;
   /** Whether `entropix calibrate` has stored a profile for this snapshot. */
   profile: boolean;
+  /** "taps" once a run has patched its decoder; null while unknown (never run, or not tappable). */
+  attention: string | null;
 }
 
 export interface HfCacheListing {
@@ -49,7 +53,8 @@ function size(file: string): number {
   }
 }
 
-export async function hfCachedModels(cache: string = hubCacheDir()): Promise<HfCacheListing> {
+/** `cache`: the HF hub cache; `entropixCache`: where profiles and patched copies are looked up. */
+export async function hfCachedModels(cache: string = hubCacheDir(), entropixCache?: string): Promise<HfCacheListing> {
   const listing: HfCacheListing = { cache, models: [], skipped: 0 };
   if (!existsSync(cache)) return listing;
   for (const folder of readdirSync(cache).sort()) {
@@ -99,10 +104,20 @@ export async function hfCachedModels(cache: string = hubCacheDir()): Promise<HfC
         dir,
         dtypes: decoders.size > 0 ? [...decoders.keys()] : others,
         bytes: paths.reduce((s, p) => s + size(path.join(dir, p)), 0),
-        profile: existsSync(await cacheProfilePath(dir)),
+        profile: existsSync(await cacheProfilePath(dir, entropixCache)),
+        attention: await attentionOf(dir, entropixCache),
       });
     }
     if (runnable === 0) listing.skipped++;
   }
   return listing;
+}
+
+/** The attention source known for the decoder a plain run of `dir` picks. */
+async function attentionOf(dir: string, entropixCache?: string): Promise<string | null> {
+  try {
+    return (await knownTapReport(readModelFolder(dir).onnxPath, entropixCache))?.source ?? null;
+  } catch {
+    return null;
+  }
 }

@@ -247,6 +247,21 @@ async function externalCurrent(srcDir: string, entryDir: string, recorded: Exter
 }
 
 /**
+ * The tap report an earlier run recorded for `onnxPath` (its patched copy beside it or in the cache),
+ * without verifying the copy; null when it was never patched. For listings (`entropix list`).
+ */
+export async function knownTapReport(onnxPath: string, cacheDir?: string): Promise<TapReport | null> {
+  const absPath = path.resolve(onnxPath);
+  const beside = await readSidecar(besidePaths(absPath).sidecar);
+  if (beside) return beside.report;
+  const layout = cacheLayout(path.resolve(cacheDir ?? defaultCacheDir()), absPath);
+  const ptr = await readPointer(layout.pointer);
+  if (!ptr || ptr.path !== absPath) return null;
+  const stem = path.basename(absPath).replace(/\.onnx$/i, "");
+  return (await readSidecar(path.join(layout.entry(ptr.sha256, ptr.external), `${stem}.taps.json`)))?.report ?? null;
+}
+
+/**
  * Returns a model file that exposes attention scores (`attn_scores.{layer}`), building and caching a
  * patched copy when needed. When the model cannot be tapped (fused attention, …) returns the
  * original path with a report saying why; nothing is written then.
