@@ -28,6 +28,8 @@ export interface GenerateOptions {
   thresholdsName?: string;
   /** The model's calibration statistics, which the default sampler's ranks are taken against. */
   scale?: MetricScale | null;
+  /** The default sampler's base temperature when `settings.temperature` is not given (a calibrated heat). */
+  heat?: number;
   /** Knobs of the default sampler (e.g. maxTemperature). */
   samplerParams?: Partial<RelativeParams>;
   /** Base temperature / top-k / top-p / min-p (Entropix's T0, K0, P0, M0; the plain sampler's settings). */
@@ -139,7 +141,11 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
   const prefillMs = performance.now() - t0;
   const sampler = createSampler({
     name: samplerName,
-    base: { ...BASE_SETTINGS, ...options.settings },
+    base: {
+      ...BASE_SETTINGS,
+      ...(samplerName === "entropix" && options.heat !== undefined ? { temperature: options.heat } : {}),
+      ...options.settings,
+    },
     profile: options.thresholds ?? REFERENCE_PROFILE,
     seed,
     clarifyIds,

@@ -14,8 +14,8 @@ import path from "node:path";
 import { UsageError } from "../errors.js";
 import type { ModelFacts } from "../model/model.js";
 import { defaultCacheDir, folderWritable, sha256File } from "../onnx/patch-cache.js";
-import { parseThresholdProfile, REFERENCE_PROFILE } from "../sampler/thresholds.js";
-import type { ThresholdProfile } from "../types.js";
+import { parseProfileFile, parseThresholdProfile, REFERENCE_PROFILE } from "../sampler/thresholds.js";
+import type { SamplerSettings, ThresholdProfile } from "../types.js";
 import { scaleFromMeta, type MetricScale } from "../sampler/scale.js";
 import { writeFileAtomic } from "../atomic-write.js";
 
@@ -115,6 +115,8 @@ export async function saveProfile(text: string, modelDir: string, opts: { output
 export interface FoundProfile {
   path: string;
   profile: ThresholdProfile;
+  /** Base settings the profile sets (a calibrated heat: the default sampler's base temperature). */
+  settings: Partial<SamplerSettings>;
   meta: Record<string, unknown>;
 }
 
@@ -133,9 +135,10 @@ async function readCandidate(file: string, facts: ModelFacts): Promise<FoundProf
     return null;
   }
   let profile: ThresholdProfile;
+  let settings: Partial<SamplerSettings>;
   let meta: Record<string, unknown> = {};
   try {
-    profile = parseThresholdProfile(text, file);
+    ({ thresholds: profile, settings } = parseProfileFile(text, file));
     const root = JSON.parse(text) as { meta?: unknown };
     if (typeof root.meta === "object" && root.meta !== null) meta = root.meta as Record<string, unknown>;
   } catch (err) {
@@ -155,7 +158,7 @@ async function readCandidate(file: string, facts: ModelFacts): Promise<FoundProf
   if (st.mtimeMs !== id.onnx_mtime_ms) {
     if (typeof id.onnx_sha256 !== "string" || (await sha256File(onnxPath)) !== id.onnx_sha256) return stale;
   }
-  return { path: file, profile, meta };
+  return { path: file, profile, settings, meta };
 }
 
 /** Looks for a calibrated profile of the loaded model: beside it, then in the cache. */
@@ -179,6 +182,8 @@ export interface ResolvedThresholds {
   path?: string;
   /** The calibration statistics the default sampler ranks metrics against (calibrated profiles only). */
   scale?: MetricScale | null;
+  /** Base settings from the calibrated profile (its heat); they apply to the default sampler only. */
+  settings?: Partial<SamplerSettings>;
 }
 
 /**
@@ -199,6 +204,6 @@ export async function resolveThresholds(spec: string | undefined, facts: ModelFa
   }
   const lookup = await findCalibratedProfile(facts, cacheDir);
   for (const i of lookup.ignored) note(`ignoring calibrated thresholds ${i.path}: ${i.reason}; run \`entropix calibrate\` again`);
-  if (lookup.found) return { profile: lookup.found.profile, label: "calibrated", path: lookup.found.path, scale: scaleFromMeta(lookup.found.meta) };
+  if (lookup.found) return { profile: lookup.found.profile, label: "calibrated", path: lookup.found.path, scale: scaleFromMeta(lookup.found.meta), settings: lookup.found.settings };
   return { profile: REFERENCE_PROFILE, label: "reference" };
 }

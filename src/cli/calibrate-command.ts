@@ -13,6 +13,8 @@ import { modelIdentity, saveProfile } from "../calibrate/profile-store.js";
 import { ENTROPIX_VERSION } from "../calibrate/version.js";
 import { formatThresholdProfile, REFERENCE_PROFILE, THRESHOLD_KEYS } from "../sampler/thresholds.js";
 import { integer } from "./numbers.js";
+import { chooseHeat, heatPrompts, type HeatChoice } from "../calibrate/heat.js";
+import { scaleFromMeta } from "../sampler/scale.js";
 import type { Streams } from "./render.js";
 
 /** dist/src/cli → the package root. */
@@ -31,6 +33,7 @@ interface CalibrateFlags {
   tokens: number;
   output?: string;
   json?: boolean;
+  heat: boolean;
 }
 
 export interface CalibrateDeps {
@@ -48,6 +51,7 @@ export function registerCalibrateCommand(program: Command, deps: CalibrateDeps):
     .option("--tokens <n>", "steps to measure", integer("--tokens", MIN_CALIBRATION_TOKENS), DEFAULT_CALIBRATION_TOKENS)
     .option("-o, --output <file>", "write the profile here instead (use it with generate --thresholds FILE)")
     .option("--json", "print the result as one JSON object")
+    .option("--no-heat", "skip choosing the default sampler's base temperature from generations")
     .action((flags: CalibrateFlags) => runCalibrate(flags, deps));
 }
 
@@ -150,16 +154,34 @@ async function runCalibrate(flags: CalibrateFlags, deps: CalibrateDeps): Promise
       },
       seconds: Math.round((performance.now() - started) / 100) / 10,
     };
-    const saved = await saveProfile(formatThresholdProfile(profile, {}, meta), model.facts.dir, { output: flags.output });
+    // The default sampler's operating point, measured on generations (see src/calibrate/heat.ts).
+    let heat: HeatChoice | null = null;
+    if (flags.heat) {
+      const scale = scaleFromMeta(meta as unknown as Record<string, unknown>);
+      heat = await chooseHeat(model, heatPrompts(ids, model.facts.bosId), {
+        thresholds: profile,
+        scale,
+        signal,
+        onProgress: tty ? (done, total) => process.stderr.write(`\rchoosing the heat: ${done}/${total} generations`) : undefined,
+      });
+      if (tty) process.stderr.write("\r\x1b[K");
+      if (heat === null) {
+        streams.err.write("calibration interrupted while choosing the heat; nothing written\n");
+        return;
+      }
+    }
+    const fullMeta = heat ? { ...meta, heat } : meta;
+    const saved = await saveProfile(formatThresholdProfile(profile, heat ? { temperature: heat.heat } : {}, fullMeta), model.facts.dir, { output: flags.output });
     const thresholds = Object.fromEntries(Object.entries(THRESHOLD_KEYS).map(([k, f]) => [k, profile[f]]));
     if (flags.json) {
-      streams.out.write(`${JSON.stringify({ type: "calibration", path: saved.path, where: saved.where, thresholds, meta })}\n`);
+      streams.out.write(`${JSON.stringify({ type: "calibration", path: saved.path, where: saved.where, thresholds, ...(heat ? { heat: heat.heat } : {}), meta: fullMeta })}\n`);
     } else {
       const where = saved.where === "model" ? "beside the model" : saved.where === "cache" ? "in the cache; the model folder is read-only" : "use it with --thresholds";
       const values = Object.entries(thresholds)
         .map(([k, v]) => `${k} ${v} (p${CALIBRATION_PERCENTILES[k as keyof typeof CALIBRATION_PERCENTILES]})`)
         .join(", ");
-      streams.out.write(`calibrated ${meta.model.name} on ${samples.count} tokens of ${meta.corpus.name}: ${values} → ${saved.path} (${where})\n`);
+      const heatText = heat ? `; heat ${heat.heat} (${heat.rule.split(";")[0]})` : "";
+      streams.out.write(`calibrated ${meta.model.name} on ${samples.count} tokens of ${meta.corpus.name}: ${values}${heatText} → ${saved.path} (${where})\n`);
     }
   } finally {
     await model.close();

@@ -108,6 +108,7 @@ async function runEvalCommand(promptsFile: string, flags: EvalFlags, deps: EvalD
       thresholds: thresholds.profile,
       thresholdsName: thresholds.label,
       scale: thresholds.scale ?? null,
+      heat: thresholds.settings?.temperature,
       judge,
       lexicon,
       signal,

@@ -172,6 +172,8 @@ async function runGenerate(promptArgs: string[], flags: GenerateFlags, streams: 
       opts.thresholds = thresholds.profile;
       opts.thresholdsName = thresholds.label;
       opts.scale = thresholds.scale;
+      // A calibrated heat is the default sampler's base temperature unless --temperature is given.
+      if (thresholds.settings?.temperature !== undefined && flags.temperature === undefined) opts.heat = thresholds.settings.temperature;
       if (flags.chat) {
         const messages: ChatMessage[] = [];
         const system = item.system ?? flags.system;

@@ -39,6 +39,8 @@ export interface EvalRunOptions {
   thresholds: ThresholdProfile;
   thresholdsName: string;
   scale: MetricScale | null;
+  /** The calibrated heat (default sampler's base temperature), when the profile has one. */
+  heat?: number;
   judge?: Model | null;
   lexicon?: ReadonlySet<string> | null;
   signal?: AbortSignal;
@@ -74,6 +76,7 @@ export async function runEval(model: Model, prompts: readonly EvalPrompt[], spec
           thresholds: o.thresholds,
           thresholdsName: o.thresholdsName,
           scale: o.scale,
+          heat: o.heat,
           signal: o.signal,
         })) {
           const t = eventIds(e);

@@ -19,16 +19,22 @@ export interface SamplerSpec {
 }
 
 /** Knob names accepted in entropix(...) → the policy field (or base temperature / clarify spacing). */
-const KNOBS: Record<string, keyof RelativeParams | "heat" | "clarify-every"> = {
+const KNOBS: Record<string, keyof RelativeParams | "heat" | "clarify-every" | "min-p" | "top-k" | "top-p"> = {
   heat: "heat",
   "max-t": "maxTemperature",
   "min-t": "minTemperature",
   "h-gain": "entropyGain",
   "v-gain": "varentropyGain",
+  "a-gain": "attentionGain",
   "minp-gain": "minPGain",
   insert: "insert",
   candidates: "candidates",
   "clarify-every": "clarify-every",
+  "greedy-below": "greedyBelow",
+  "repeat-gain": "repeatGain",
+  "min-p": "min-p",
+  "top-k": "top-k",
+  "top-p": "top-p",
 };
 
 function number(text: string, what: string, ok: (x: number) => boolean, range: string): number {
@@ -46,7 +52,10 @@ function entropixSpec(label: string, knobs: string): SamplerSpec {
     const field = KNOBS[key];
     if (!field) throw new UsageError(`--samplers: unknown entropix knob "${key}" in "${label}" (expected ${Object.keys(KNOBS).join(", ")})`);
     const what = `${key} in "${label}"`;
-    if (field === "heat") options.settings = { temperature: number(rawValue, what, (x) => x > 0, "> 0") };
+    if (field === "heat") options.settings = { ...options.settings, temperature: number(rawValue, what, (x) => x > 0, "> 0") };
+    else if (field === "min-p") options.settings = { ...options.settings, minP: number(rawValue, what, (x) => x >= 0 && x <= 1, "in [0, 1]") };
+    else if (field === "top-p") options.settings = { ...options.settings, topP: number(rawValue, what, (x) => x > 0 && x <= 1, "in (0, 1]") };
+    else if (field === "top-k") options.settings = { ...options.settings, topK: number(rawValue, what, (x) => Number.isInteger(x) && x >= 0, "an integer ≥ 0") };
     else if (field === "clarify-every") options.clarifyEvery = number(rawValue, what, (x) => Number.isInteger(x) && x >= 0, "an integer ≥ 0");
     else if (field === "insert") params.insert = number(rawValue, what, (x) => x === 0 || x === 1, "0 or 1") === 1;
     else if (field === "candidates") params.candidates = number(rawValue, what, (x) => Number.isInteger(x) && x >= 1, "an integer ≥ 1");

@@ -15,8 +15,14 @@ export interface RelativeParams {
   entropyGain: number;
   /** log-temperature gain on the varentropy rank (negative: cooler where a confident head has a long tail). */
   varentropyGain: number;
+  /** log-temperature gain on the attention-entropy rank (negative: hotter when attention is unusually focused, as when the model copies earlier text). */
+  attentionGain: number;
   /** log-min-p gain on the varentropy rank (positive: cut the long tail harder when varentropy is high). */
   minPGain: number;
+  /** log-temperature added when the most likely token would repeat a trigram of this run's output (the model is copying itself); such a step is never argmax. */
+  repeatGain: number;
+  /** Argmax (no sampling) when both entropy and varentropy ranks are below this, besides the confident state. */
+  greedyBelow: number;
   /** Insert the clarify text in the clarify state (the reference does; a model without a pause token pays for it). */
   insert: boolean;
   /** Candidates drawn per sampled step, keeping the most probable (the reference's adaptive best-of-n). */
@@ -28,28 +34,45 @@ export const DEFAULT_RELATIVE_PARAMS: Readonly<RelativeParams> = Object.freeze({
   minTemperature: 0.05,
   entropyGain: 0,
   varentropyGain: 0,
+  attentionGain: 0,
   minPGain: 0,
   insert: false,
   candidates: 1,
+  greedyBelow: 0,
+  repeatGain: 0,
 });
 
 const clip = (x: number, lo: number, hi: number): number => (x < lo ? lo : x > hi ? hi : x);
 
 /** Settings for a sampled step: base settings moved by the step's ranks, within the bounds. */
-export function relativeSettings(m: StepMetrics, scale: MetricScale, base: SamplerSettings, p: RelativeParams): SamplerSettings {
+export function relativeSettings(m: StepMetrics, scale: MetricScale, base: SamplerSettings, p: RelativeParams, repeating = false): SamplerSettings {
   const h = rankOf(m.entropy, scale.entropy) - 0.5;
   const v = rankOf(m.varentropy, scale.varentropy) - 0.5;
-  const temperature = clip(base.temperature * Math.exp(p.entropyGain * h + p.varentropyGain * v), p.minTemperature, p.maxTemperature);
+  // Without attention metrics (fused attention) or their calibration, the attention term is neutral.
+  const a = m.attnEntropy !== null && scale.attnEntropy ? rankOf(m.attnEntropy, scale.attnEntropy) - 0.5 : 0;
+  const temperature = clip(base.temperature * Math.exp(p.entropyGain * h + p.varentropyGain * v + p.attentionGain * a + (repeating ? p.repeatGain : 0)), p.minTemperature, p.maxTemperature);
   const minP = base.minP > 0 ? clip(base.minP * Math.exp(p.minPGain * v), 0, 0.5) : base.minP;
   return { temperature, topK: base.topK, topP: base.topP, minP };
 }
 
 /** The decision of the default policy: argmax when confident, otherwise a bounded relative sample. */
-export function decideRelative(m: StepMetrics, profile: ThresholdProfile, scale: MetricScale, base: SamplerSettings, p: RelativeParams, state: ClarifyState): Decision {
+export function decideRelative(
+  m: StepMetrics,
+  profile: ThresholdProfile,
+  scale: MetricScale,
+  base: SamplerSettings,
+  p: RelativeParams,
+  state: ClarifyState,
+  repeating = false,
+): Decision {
   const quadrant = quadrantOf(m, profile);
-  if (quadrant === "confident") return { quadrant, action: { kind: "argmax" } };
+  const escape = repeating && p.repeatGain > 0;
+  if (quadrant === "confident" && !escape) return { quadrant, action: { kind: "argmax" } };
+  if (!escape && p.greedyBelow > 0 && rankOf(m.entropy, scale.entropy) < p.greedyBelow && rankOf(m.varentropy, scale.varentropy) < p.greedyBelow) {
+    return { quadrant, action: { kind: "argmax" } };
+  }
   if (quadrant === "clarify" && p.insert && (state.canInsert ?? true) && state.stepsSinceClarify >= state.clarifyEvery) {
     return { quadrant, action: { kind: "insert" } };
   }
-  return { quadrant, action: { kind: "sample", settings: relativeSettings(m, scale, base, p), candidates: p.candidates } };
+  return { quadrant, action: { kind: "sample", settings: relativeSettings(m, scale, base, p, repeating), candidates: p.candidates } };
 }

@@ -7,6 +7,7 @@ import { applyChain, argmax, CandidateBuffer, drawIndex, loadLogits } from "./fi
 import { decide, quadrantOf, type ClarifyState, type Decision } from "./policy.js";
 import { decideRelative, DEFAULT_RELATIVE_PARAMS, type RelativeParams } from "./relative.js";
 import { fallbackScale, type MetricScale } from "./scale.js";
+import { RepeatTracker } from "./repetition.js";
 import { createRng, type Rng } from "./rng.js";
 import { validateProfile, validateSettings } from "./thresholds.js";
 
@@ -57,6 +58,7 @@ class ChainSampler implements Sampler {
   private readonly rng: Rng;
   private readonly buf: CandidateBuffer;
   private readonly clarify: ClarifyState;
+  private readonly repeats = new RepeatTracker();
 
   constructor(
     readonly name: SamplerName,
@@ -89,17 +91,22 @@ class ChainSampler implements Sampler {
     const { quadrant, action }: Decision =
       this.name === "entropix-reference"
         ? decide(metrics, this.profile, this.base, this.clarify)
-        : decideRelative(metrics, this.profile, this.scale, this.base, this.params, this.clarify);
+        : decideRelative(metrics, this.profile, this.scale, this.base, this.params, this.clarify, this.params.repeatGain > 0 && this.repeats.wouldRepeat(argmax(logits)));
+    let step: SamplerStep;
     if (action.kind === "insert") {
       this.clarify.stepsSinceClarify = 0;
-      return { ids: [...this.clarifyIds], quadrant, action: "insert", settings: GREEDY_SETTINGS, sampler: this.name };
+      step = { ids: [...this.clarifyIds], quadrant, action: "insert", settings: GREEDY_SETTINGS, sampler: this.name };
+    } else {
+      this.clarify.stepsSinceClarify++;
+      if (action.kind === "argmax") {
+        step = { ids: [argmax(logits)], quadrant, action: "argmax", settings: GREEDY_SETTINGS, sampler: this.name };
+      } else {
+        const id = this.sample(logits, action.settings, action.candidates, maxLogit);
+        step = { ids: [id], quadrant, action: "sample", settings: action.settings, sampler: this.name };
+      }
     }
-    this.clarify.stepsSinceClarify++;
-    if (action.kind === "argmax") {
-      return { ids: [argmax(logits)], quadrant, action: "argmax", settings: GREEDY_SETTINGS, sampler: this.name };
-    }
-    const id = this.sample(logits, action.settings, action.candidates, maxLogit);
-    return { ids: [id], quadrant, action: "sample", settings: action.settings, sampler: this.name };
+    this.repeats.push(step.ids);
+    return step;
   }
 
   /**
