@@ -7,6 +7,7 @@ import { RuntimeFailure, UsageError } from "./errors.js";
 import { QUADRANTS, type Quadrant, type SamplerName, type SamplerSettings, type StepMetrics, type ThresholdProfile, type AttentionMetrics } from "./types.js";
 import type { GenerationEvent, StopReason, SummaryEvent, TokenEvent } from "./events.js";
 import { createLogitStats, logitMetrics, type LogitStats } from "./metrics/logits.js";
+import { chooseInsertIds, describeLogprobs, MAX_LOGPROBS } from "./token-details.js";
 import { attentionMetricsForLayers, createAttentionMetrics, createAttentionScratch } from "./metrics/attention.js";
 import { createSampler } from "./sampler/samplers.js";
 import { BASE_SETTINGS, REFERENCE_PROFILE } from "./sampler/thresholds.js";
@@ -42,6 +43,11 @@ export interface GenerateOptions {
   promptIds?: number[];
   /** A prompt longer than the context: "none" (default) throws a UsageError, "left" keeps its end with a notice. */
   truncate?: Truncate;
+  /**
+   * Adds `logprob` (the chosen token's log probability, nats, untempered) to every token event, and
+   * `top_logprobs` with the N most likely tokens when N > 0. Undefined: neither.
+   */
+  logprobs?: number;
   signal?: AbortSignal;
   /** Continue on a kept KV cache (chat turns): see PromptCache. */
   cache?: PromptCache;
@@ -115,7 +121,20 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
   const promptIds = fitted.ids;
   if (promptIds.length === 0) throw new UsageError("prompt is empty after tokenization; give some text");
   if (fitted.notice) yield { type: "notice", message: fitted.notice };
-  const clarifyIds = model.tokenizer.encode(options.clarifyText ?? DEFAULT_CLARIFY_TEXT, false);
+  const clarifyText = options.clarifyText ?? DEFAULT_CLARIFY_TEXT;
+  const clarifyIds = model.tokenizer.encode(clarifyText, false);
+  // No option: the profile calibrated for this model when loadModel found one, as the CLI does.
+  const thresholds = options.thresholds ?? model.thresholds?.profile ?? REFERENCE_PROFILE;
+  const thresholdsName = options.thresholdsName ?? (options.thresholds ? "custom" : (model.thresholds?.label ?? "reference"));
+  // The default sampler ranks metrics against the calibration that made the thresholds, and starts
+  // from its measured heat, unless the caller passes its own.
+  const fromModel = options.thresholds === undefined ? model.thresholds : undefined;
+  const scale = options.scale !== undefined ? options.scale : (fromModel?.scale ?? null);
+  const heat = options.heat ?? fromModel?.settings?.temperature;
+  const logprobs = options.logprobs;
+  if (logprobs !== undefined && (!Number.isInteger(logprobs) || logprobs < 0 || logprobs > MAX_LOGPROBS)) {
+    throw new UsageError(`logprobs must be a whole number from 0 to ${MAX_LOGPROBS}, got ${logprobs}`);
+  }
   const layers = options.attentionLayers ?? "last";
   const scratch: MetricsScratch = {
     logits: createLogitStats(),
@@ -131,7 +150,13 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
   const quadrants = Object.fromEntries(QUADRANTS.map((q) => [q, 0])) as Record<Quadrant, number>;
   const seq = options.cache?.sequence ?? model.newSequence({ scoreLayers: layers }); // "last": fetch only the scores the metrics read
   let text = "";
+  /** Sampled tokens: what maxTokens limits. Inserted clarifying tokens are counted apart. */
   let generated = 0;
+  let events = 0;
+  let inserts = 0;
+  let insertedTokens = 0;
+  /** Ids fed so far (the prompt's last few, then everything generated): context for rendering an insert. */
+  const recent: number[] = promptIds.slice(-8);
   let entropySum = 0;
   let stopReason: StopReason = "max_tokens";
   let decodeSteps = 0;
@@ -143,22 +168,32 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
     name: samplerName,
     base: {
       ...BASE_SETTINGS,
-      ...(samplerName === "entropix" && options.heat !== undefined ? { temperature: options.heat } : {}),
+      ...(samplerName === "entropix" && heat !== undefined ? { temperature: heat } : {}),
       ...options.settings,
     },
-    profile: options.thresholds ?? REFERENCE_PROFILE,
+    profile: thresholds,
     seed,
     clarifyIds,
     clarifyEvery: options.clarifyEvery ?? DEFAULT_CLARIFY_EVERY,
-    scale: options.scale,
+    scale,
     params: options.samplerParams,
     // The logits row may be wider than config.json's vocabulary (padded embeddings).
     vocabSize: out.logits.length,
   });
   const tDecode = performance.now();
 
+  // Events whose text is "" (bytes of a character still incomplete) wait here until a later event
+  // brings text, so that a tail the decoder flushes at the end can join the last of them and the
+  // token events' texts always add up to the summary's text.
+  let blanks: TokenEvent[] = [];
   const emit = function* (events: TokenEvent[]) {
     for (const e of events) {
+      if (e.text === "") {
+        blanks.push(e);
+        continue;
+      }
+      yield* blanks;
+      blanks = [];
       text += e.text;
       yield e;
     }
@@ -171,40 +206,54 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
     }
     const metrics = stepMetrics(out, layers, scratch, generated);
     const choice = sampler.next(out.logits, metrics, scratch.logits.max);
-    for (const id of choice.ids) {
-      if (generated >= maxTokens) break loop;
-      if (eos.has(id)) {
-        stopReason = "eos";
-        break loop;
-      }
-      const event: TokenEvent = {
-        type: "token",
-        index: generated,
-        id,
-        text: decoder.push(id),
-        quadrant: choice.quadrant,
-        entropy: metrics.entropy,
-        varentropy: metrics.varentropy,
-        attn_entropy: metrics.attnEntropy,
-        attn_varentropy: metrics.attnVarentropy,
-        agreement: metrics.agreement,
-        interaction_strength: metrics.interactionStrength,
-        temperature: choice.settings.temperature,
-        top_k: choice.settings.topK,
-        top_p: choice.settings.topP,
-        min_p: choice.settings.minP,
-        sampler: samplerName,
-      };
-      generated++;
-      quadrants[choice.quadrant]++;
-      entropySum += metrics.entropy;
-      const { release, stopped } = stops.push(event);
-      yield* emit(release);
-      if (stopped) {
-        stopReason = "stop_string";
-        break loop;
-      }
-      if (generated >= maxTokens) break loop;
+    const inserted = choice.action === "insert";
+    // An insert is one event (its ids together) and does not count toward maxTokens; its leading
+    // whitespace is dropped when the text before already ends in whitespace (no doubled space).
+    const ids = inserted ? chooseInsertIds(model.tokenizer, clarifyText, choice.ids, recent) : choice.ids;
+    if (!inserted && eos.has(ids[0])) {
+      stopReason = "eos";
+      break;
+    }
+    let pieceText = "";
+    for (const id of ids) pieceText += decoder.push(id);
+    const event: TokenEvent = {
+      type: "token",
+      index: events,
+      id: ids[0],
+      ...(inserted ? { ids: [...ids] } : {}),
+      inserted,
+      text: pieceText,
+      quadrant: choice.quadrant,
+      entropy: metrics.entropy,
+      varentropy: metrics.varentropy,
+      attn_entropy: metrics.attnEntropy,
+      attn_varentropy: metrics.attnVarentropy,
+      agreement: metrics.agreement,
+      interaction_strength: metrics.interactionStrength,
+      temperature: choice.settings.temperature,
+      top_k: choice.settings.topK,
+      top_p: choice.settings.topP,
+      min_p: choice.settings.minP,
+      sampler: samplerName,
+      ...(logprobs !== undefined ? describeLogprobs(out.logits, ids[0], scratch.logits, logprobs, model.tokenizer, recent) : {}),
+    };
+    events++;
+    if (inserted) {
+      inserts++;
+      insertedTokens += ids.length;
+    } else generated++;
+    quadrants[choice.quadrant]++;
+    entropySum += metrics.entropy;
+    const { release, stopped } = stops.push(event);
+    yield* emit(release);
+    if (stopped) {
+      stopReason = "stop_string";
+      break;
+    }
+    if (generated >= maxTokens) break;
+    for (const id of ids) {
+      recent.push(id);
+      if (recent.length > 8) recent.shift();
       try {
         out = (await seq.step([id]))[0];
         options.cache?.ids.push(id);
@@ -221,27 +270,33 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
   }
   if (stopReason !== "stop_string") {
     // Release text held for stop matching and any bytes still waiting to form a character.
-    const held = stops.flush();
+    const last = [...blanks, ...stops.flush()];
+    blanks = [];
     const tail = decoder.flush();
-    if (tail && held.length > 0) held[held.length - 1] = { ...held[held.length - 1], text: held[held.length - 1].text + tail };
-    yield* emit(held);
-    if (tail && held.length === 0) text += tail;
-  }
+    if (tail && last.length > 0) last[last.length - 1] = { ...last[last.length - 1], text: last[last.length - 1].text + tail };
+    for (const e of last) {
+      text += e.text;
+      yield e;
+    }
+    if (tail && last.length === 0) text += tail;
+  } else yield* blanks;
   const decodeMs = performance.now() - tDecode;
   const summary: SummaryEvent = {
     type: "summary",
     prompt_tokens: promptIds.length,
     generated_tokens: generated,
+    inserts,
+    inserted_tokens: insertedTokens,
     quadrants,
     prefill_ms: round(prefillMs),
     prefill_tokens_per_s: round((promptIds.length * 1000) / Math.max(prefillMs, 1e-6)),
     decode_tokens_per_s: round(decodeSteps > 0 ? (decodeSteps * 1000) / decodeMs : 0),
-    mean_entropy: generated > 0 ? round(entropySum / generated, 4) : null,
+    mean_entropy: events > 0 ? round(entropySum / events, 4) : null,
     seed,
     sampler: samplerName,
     attention_source: scratch.attention ? "taps" : "none",
     stop_reason: stopReason,
-    thresholds: options.thresholdsName ?? (options.thresholds ? "custom" : "reference"),
+    thresholds: thresholdsName,
     text,
   };
   yield summary;

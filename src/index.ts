@@ -1,5 +1,7 @@
 // The library API. The CLI uses exactly these entry points.
-export { loadModel, type Model, type ModelFacts, type LoadOptions, type AttentionSource } from "./model/model.js";
+export { loadModel, type Model, type ModelFacts, type LoadOptions, type AttentionSource, type TappedCopy } from "./model/model.js";
+export { defaultModelPath } from "./model/bundled.js";
+export type { TopLogprob } from "./token-details.js";
 export { generate, type GenerateOptions, type AttentionLayers, DEFAULT_MAX_TOKENS } from "./generate.js";
 export type { GenerationEvent, TokenEvent, SummaryEvent, NoticeEvent, StopReason } from "./events.js";
 export type { Quadrant, SamplerName, SamplerSettings, StepMetrics, ThresholdProfile } from "./types.js";

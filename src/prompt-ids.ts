@@ -17,7 +17,10 @@ export interface FittedPrompt {
 }
 
 function tooLong(what: string, ctx: number): UsageError {
-  return new UsageError(`prompt is ${what} but the model's context is ${ctx}; shorten it, or pass --truncate left to keep its end`);
+  return new UsageError(
+    `prompt is ${what} but the model's context is ${ctx}; shorten it, or set truncate: "left" to keep its end`,
+    `prompt is ${what} but the model's context is ${ctx}; shorten it, or pass --truncate left to keep its end`,
+  );
 }
 
 /**

@@ -59,7 +59,7 @@ test("inspect --json reports the architecture and the attention source", async (
   const r = await runCli(["inspect", ...M, "--json"]);
   assert.equal(r.code, 0, r.stderr);
   const facts = JSON.parse(r.stdout);
-  assert.deepEqual(Object.keys(facts), ["architecture", "layers", "heads", "kv_heads", "head_dim", "vocab_size", "context_length", "onnx_file", "dtype", "attention_source", "attention_note"]);
+  assert.deepEqual(Object.keys(facts), ["architecture", "layers", "heads", "kv_heads", "head_dim", "vocab_size", "context_length", "onnx_file", "dtype", "attention_source", "attention_note", "taps_file", "taps_file_bytes", "taps_file_written_now"]);
   assert.equal(facts.layers, 5);
   assert.equal(facts.kv_heads, 4);
   assert.equal(facts.attention_source, "taps");
@@ -91,7 +91,7 @@ test("--file and --jsonl run batches with prompt indexes; a bad JSONL line is re
   assert.equal(j.code, 0, j.stderr);
   assert.match(j.stderr, /prompts\.jsonl:2: not valid JSON/);
   const sums = jsonLines(j.stdout).filter((l) => l.type === "summary");
-  assert.deepEqual(sums.map((s) => [s.prompt_index, s.id, s.generated_tokens]), [[0, "a", 3], [1, "b", 6]]);
+  assert.deepEqual(sums.map((s) => [s.prompt_index, s.prompt_id, s.generated_tokens]), [[0, "a", 3], [1, "b", 6]]); // issue 13: "prompt_id", not "id"
   assert.equal(sums[1].seed, 4);
   const strict = await runCli(["generate", ...M, "--jsonl", jsonl, "--strict", "-n", "2"]);
   assert.equal(strict.code, 2);

@@ -87,7 +87,7 @@ export interface SavedProfile {
  * Writes a profile file for the model in `modelDir`: beside it when the folder is writable, else in
  * the cache. `output` (an explicit path) overrides both; `generate` then needs `--thresholds FILE`.
  */
-export async function saveProfile(text: string, modelDir: string, opts: { output?: string; cacheDir?: string } = {}): Promise<SavedProfile> {
+export async function saveProfile(text: string, modelDir: string, opts: { output?: string; cacheDir?: string; cacheOnly?: boolean } = {}): Promise<SavedProfile> {
   if (opts.output !== undefined) {
     const file = path.resolve(opts.output);
     try {
@@ -97,7 +97,7 @@ export async function saveProfile(text: string, modelDir: string, opts: { output
     }
     return { path: file, where: "output" };
   }
-  if (await folderWritable(modelDir)) {
+  if (!opts.cacheOnly && (await folderWritable(modelDir))) {
     const file = besideProfilePath(modelDir);
     try {
       await writeFileAtomic(file, text);
@@ -127,7 +127,7 @@ export interface ProfileLookup {
   ignored: { path: string; reason: string }[];
 }
 
-async function readCandidate(file: string, facts: ModelFacts): Promise<FoundProfile | { reason: string } | null> {
+async function readCandidate(file: string, facts: Pick<ModelFacts, "dir">): Promise<FoundProfile | { reason: string } | null> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
@@ -161,16 +161,25 @@ async function readCandidate(file: string, facts: ModelFacts): Promise<FoundProf
   return { path: file, profile, settings, meta };
 }
 
-/** Looks for a calibrated profile of the loaded model: beside it, then in the cache. */
-export async function findCalibratedProfile(facts: ModelFacts, cacheDir: string = defaultCacheDir()): Promise<ProfileLookup> {
+/**
+ * Looks for a calibrated profile of the loaded model, beside it and in the cache. When both are
+ * current the newer file wins: a profile calibrated into the cache (a read-only folder, or the
+ * bundled model without --force) is the user's own, newer than the one shipped beside the model.
+ */
+export async function findCalibratedProfile(facts: Pick<ModelFacts, "dir">, cacheDir: string = defaultCacheDir()): Promise<ProfileLookup> {
   const ignored: ProfileLookup["ignored"] = [];
+  let found: FoundProfile | null = null;
+  let foundMtime = -Infinity;
   for (const file of [besideProfilePath(facts.dir), await cacheProfilePath(facts.dir, cacheDir)]) {
     const c = await readCandidate(file, facts);
     if (c === null) continue;
     if ("reason" in c) ignored.push({ path: file, reason: c.reason });
-    else return { found: c, ignored };
+    else {
+      const mtime = (await stat(file)).mtimeMs;
+      if (mtime > foundMtime) [found, foundMtime] = [c, mtime];
+    }
   }
-  return { found: null, ignored };
+  return { found, ignored };
 }
 
 /** The thresholds a run uses and how to name them (`summary.thresholds`). */
@@ -184,6 +193,11 @@ export interface ResolvedThresholds {
   scale?: MetricScale | null;
   /** Base settings from the calibrated profile (its heat); they apply to the default sampler only. */
   settings?: Partial<SamplerSettings>;
+}
+
+/** A found profile as the thresholds a run uses: with its calibration scale and heat. */
+export function calibratedThresholds(found: FoundProfile): ResolvedThresholds {
+  return { profile: found.profile, label: "calibrated", path: found.path, scale: scaleFromMeta(found.meta), settings: found.settings };
 }
 
 /**
@@ -204,6 +218,6 @@ export async function resolveThresholds(spec: string | undefined, facts: ModelFa
   }
   const lookup = await findCalibratedProfile(facts, cacheDir);
   for (const i of lookup.ignored) note(`ignoring calibrated thresholds ${i.path}: ${i.reason}; run \`entropix calibrate\` again`);
-  if (lookup.found) return { profile: lookup.found.profile, label: "calibrated", path: lookup.found.path, scale: scaleFromMeta(lookup.found.meta), settings: lookup.found.settings };
+  if (lookup.found) return calibratedThresholds(lookup.found);
   return { profile: REFERENCE_PROFILE, label: "reference" };
 }

@@ -32,8 +32,11 @@ interface CalibrateFlags {
   corpus?: string;
   tokens: number;
   output?: string;
+  force?: boolean;
   json?: boolean;
   heat: boolean;
+  /** Set from commander: --model was not given (the bundled model, whose profile git tracks). */
+  defaultModel?: boolean;
 }
 
 export interface CalibrateDeps {
@@ -50,9 +53,10 @@ export function registerCalibrateCommand(program: Command, deps: CalibrateDeps):
     .option("--corpus <file>", "sample text to run the model over (default: the bundled public-domain text)")
     .option("--tokens <n>", "steps to measure", integer("--tokens", MIN_CALIBRATION_TOKENS), DEFAULT_CALIBRATION_TOKENS)
     .option("-o, --output <file>", "write the profile here instead (use it with generate --thresholds FILE)")
+    .option("--force", "without --model: overwrite the bundled model's shipped profile instead of writing to the cache")
     .option("--json", "print the result as one JSON object")
     .option("--no-heat", "skip choosing the default sampler's base temperature from generations")
-    .action((flags: CalibrateFlags) => runCalibrate(flags, deps));
+    .action((flags: CalibrateFlags, cmd: Command) => runCalibrate({ ...flags, defaultModel: cmd.getOptionValueSource("model") === "default" }, deps));
 }
 
 function readCorpus(file: string): string {
@@ -171,12 +175,21 @@ async function runCalibrate(flags: CalibrateFlags, deps: CalibrateDeps): Promise
       }
     }
     const fullMeta = heat ? { ...meta, heat } : meta;
-    const saved = await saveProfile(formatThresholdProfile(profile, heat ? { temperature: heat.heat } : {}, fullMeta), model.facts.dir, { output: flags.output });
+    // The bundled model's profile is tracked by git and shipped: keep it unless asked (--force).
+    const cacheOnly = flags.defaultModel === true && flags.force !== true;
+    const saved = await saveProfile(formatThresholdProfile(profile, heat ? { temperature: heat.heat } : {}, fullMeta), model.facts.dir, { output: flags.output, cacheOnly });
     const thresholds = Object.fromEntries(Object.entries(THRESHOLD_KEYS).map(([k, f]) => [k, profile[f]]));
     if (flags.json) {
       streams.out.write(`${JSON.stringify({ type: "calibration", path: saved.path, where: saved.where, thresholds, ...(heat ? { heat: heat.heat } : {}), meta: fullMeta })}\n`);
     } else {
-      const where = saved.where === "model" ? "beside the model" : saved.where === "cache" ? "in the cache; the model folder is read-only" : "use it with --thresholds";
+      const where =
+        saved.where === "model"
+          ? "beside the model"
+          : saved.where === "cache"
+            ? cacheOnly
+              ? "in the cache; the bundled model's shipped profile is kept (--force overwrites it)"
+              : "in the cache; the model folder is read-only"
+            : "use it with --thresholds";
       const values = Object.entries(thresholds)
         .map(([k, v]) => `${k} ${v} (p${CALIBRATION_PERCENTILES[k as keyof typeof CALIBRATION_PERCENTILES]})`)
         .join(", ");

@@ -6,7 +6,6 @@ import path from "node:path";
 import readline from "node:readline";
 import { Option, type Command } from "commander";
 import { writeFileAtomic } from "../atomic-write.js";
-import { resolveThresholds } from "../calibrate/profile-store.js";
 import { CHAT_HELP, parseCommand } from "../chat/commands.js";
 import { ChatSession } from "../chat/session.js";
 import type { Model } from "../model/model.js";
@@ -33,7 +32,7 @@ export interface ChatDeps {
   streams: Streams;
   signal: AbortSignal;
   addModelOptions: (cmd: Command) => Command;
-  openModel: (flags: ChatFlags, err: NodeJS.WriteStream) => Promise<Model>;
+  openModel: (flags: ChatFlags, err: NodeJS.WriteStream, opts?: { calibrated?: boolean }) => Promise<Model>;
 }
 
 export function registerChatCommand(program: Command, deps: ChatDeps): Command {
@@ -50,16 +49,17 @@ export function registerChatCommand(program: Command, deps: ChatDeps): Command {
 
 async function runChat(flags: ChatFlags, deps: ChatDeps): Promise<void> {
   const { streams, signal } = deps;
-  const model = await deps.openModel(flags, process.stderr);
+  // The model's calibrated profile when it has a current one, as generate uses by default.
+  const model = await deps.openModel(flags, process.stderr, { calibrated: true });
   try {
-    const note = (m: string) => streams.err.write(`note: ${m}\n`);
-    const thresholds = await resolveThresholds(undefined, model.facts, note);
+    for (const n of model.notes) streams.err.write(`note: ${n}\n`);
+    const t = model.thresholds;
     const session = new ChatSession(model, {
       system: flags.system,
       sampler: flags.sampler,
       maxTokens: flags.maxTokens,
       seed: flags.seed ?? randomSeed(),
-      generate: { thresholds: thresholds.profile, thresholdsName: thresholds.label, scale: thresholds.scale },
+      generate: { thresholds: t.profile, thresholdsName: t.label, scale: t.scale ?? null, ...(t.settings?.temperature !== undefined ? { heat: t.settings.temperature } : {}) },
     });
     const tty = process.stdin.isTTY === true && process.stdout.isTTY === true;
     const term = new TerminalRenderer(streams, colorEnabled(flags.color, process.stdout));

@@ -1,7 +1,27 @@
-// Where prompts come from: the argument, piped stdin (appended to the argument), --file (one per
-// line, "-" = stdin) or --jsonl. Reads stdin only when it is not a TTY, so it never blocks on one.
-import { readFileSync } from "node:fs";
+// Where prompts come from: the argument, stdin (appended to the argument, see STDIN_RULES), --file
+// (one per line, "-" = stdin) or --jsonl.
+import { fstatSync, readFileSync } from "node:fs";
 import { UsageError } from "../errors.js";
+import { unescapeC } from "./escapes.js";
+
+/** The stdin rule, as --help states it. */
+export const STDIN_RULES =
+  "Stdin: with no prompt argument, the prompt is read from stdin (unless it is a terminal). With a prompt argument, piped stdin is appended to it; a regular file or /dev/null on stdin is not read (so `while read p; do entropix generate \"$p\"; done < list` works) unless you pass - as an argument. --no-stdin never reads stdin.";
+
+/** What is on file descriptor 0. "device" is a character device that is not a terminal (/dev/null). */
+export type StdinKind = "tty" | "pipe" | "file" | "device" | "closed";
+
+export function stdinKind(): StdinKind {
+  if (process.stdin.isTTY) return "tty";
+  try {
+    const st = fstatSync(0);
+    if (st.isFIFO() || st.isSocket()) return "pipe";
+    if (st.isFile()) return "file";
+    return "device";
+  } catch {
+    return "closed";
+  }
+}
 
 export interface PromptItem {
   prompt: string;
@@ -9,12 +29,16 @@ export interface PromptItem {
   seed?: number;
   maxTokens?: number;
   system?: string;
+  /** JSONL "stop": extra stop strings for this prompt (C escapes already applied). */
+  stop?: string[];
 }
 
 export interface PromptSources {
   args: string[];
   file?: string;
   jsonl?: string;
+  /** false: never read stdin (--no-stdin). */
+  stdin?: boolean;
 }
 
 async function readStdin(): Promise<Buffer> {
@@ -90,6 +114,17 @@ function parseJsonl(text: string, source: string, onBadLine: (message: string) =
       item.maxTokens = o.max_tokens as number;
     }
     if (typeof o.system === "string") item.system = o.system;
+    if (o.stop !== undefined) {
+      const stops = typeof o.stop === "string" ? [o.stop] : o.stop;
+      if (!Array.isArray(stops) || !stops.every((x): x is string => typeof x === "string" && x !== "")) {
+        return onBadLine(`${where}: "stop" must be a non-empty string or an array of them; skipped`);
+      }
+      try {
+        item.stop = stops.map((x) => unescapeC(x, `${where}: "stop"`));
+      } catch (err) {
+        return onBadLine(`${(err as Error).message}; skipped`);
+      }
+    }
     items.push(item);
   });
   return items;
@@ -100,13 +135,14 @@ function parseJsonl(text: string, source: string, onBadLine: (message: string) =
  * whether they are fatal, e.g. with --strict).
  */
 export async function collectPrompts(src: PromptSources, onBadLine: (message: string) => void): Promise<PromptItem[]> {
-  const stdinIsPiped = !process.stdin.isTTY;
-  let stdinUsed = false;
+  const allowStdin = src.stdin !== false;
   const stdin = () => {
-    stdinUsed = true;
+    if (!allowStdin) throw new UsageError('"-" reads stdin, which --no-stdin turns off; drop one of them');
     return readStdin();
   };
   if (src.file && src.jsonl) throw new UsageError("--file and --jsonl cannot be combined; pick one prompt source");
+  const dash = src.args.includes("-");
+  const args = src.args.filter((a) => a !== "-");
   if ((src.file || src.jsonl) && src.args.length > 0) throw new UsageError("give prompts either as an argument or with --file/--jsonl, not both");
   if (src.jsonl) return parseJsonl(await readText(src.jsonl, stdin), src.jsonl === "-" ? "stdin" : src.jsonl, onBadLine);
   if (src.file) {
@@ -116,14 +152,17 @@ export async function collectPrompts(src: PromptSources, onBadLine: (message: st
       .filter((l) => l.trim() !== "")
       .map((prompt) => ({ prompt }));
   }
-  let prompt = src.args.join(" ");
-  if (stdinIsPiped && !stdinUsed) {
+  let prompt = args.join(" ");
+  const kind = stdinKind();
+  // See STDIN_RULES: a prompt argument reads stdin only from a pipe (or when "-" asks for it).
+  const read = dash ? true : allowStdin && kind !== "tty" && kind !== "closed" && (args.length === 0 || kind === "pipe");
+  if (read) {
     const piped = decodeUtf8(await stdin(), "stdin");
     if (piped.trim() !== "") prompt = prompt ? `${prompt}\n${piped.trimEnd()}` : piped.trimEnd();
   }
   if (prompt.trim() === "") {
     throw new UsageError(
-      src.args.length > 0 || stdinIsPiped ? "prompt is empty; give some text" : 'no prompt; give one as an argument (entropix generate "text"), with --file, or on stdin',
+      args.length > 0 || read ? "prompt is empty; give some text" : 'no prompt; give one as an argument (entropix generate "text"), with -p, --file, or on stdin',
     );
   }
   return [{ prompt }];

@@ -30,6 +30,9 @@ function hubOptions(dtype: string | undefined, json: boolean | undefined, err: N
   };
 }
 
+/** Ctrl-C's signal (set when the command is registered), for downloads started by openModel. */
+let hubSignal: AbortSignal | undefined;
+
 /**
  * The local folder for a --model value: `hf:OWNER/NAME[@REV]` becomes its Hugging Face cache
  * snapshot (downloaded first when missing); anything else is returned as is.
@@ -37,7 +40,7 @@ function hubOptions(dtype: string | undefined, json: boolean | undefined, err: N
 export async function resolveModelFlag(
   flags: { model: string; dtype?: string; onnxFile?: string; json?: boolean },
   err: NodeJS.WriteStream,
-  signal?: AbortSignal,
+  signal: AbortSignal | undefined = hubSignal,
 ): Promise<string> {
   if (!isHubRef(flags.model)) return flags.model;
   const ref = parseHubRef(flags.model);
@@ -52,6 +55,7 @@ function summary(m: HubModel): Record<string, unknown> {
 }
 
 export function registerPullCommand(program: Command, deps: PullDeps): Command {
+  hubSignal = deps.signal;
   return program
     .command("pull")
     .description("download a model from the Hugging Face Hub into the standard HF cache (prints its folder)")

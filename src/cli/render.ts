@@ -38,8 +38,22 @@ export class TerminalRenderer {
     this.streams.err.write(`${this.chalk.dim("quadrants:")} ${items.join(" ")}\n`);
   }
 
+  /** The prompt, dimmed, before its continuation (a single prompt on a terminal). */
+  prompt(text: string): void {
+    this.streams.out.write(this.chalk.dim(text));
+  }
+
   token(e: TokenEvent): void {
-    if (e.text) this.streams.out.write(this.color ? PAINT[e.quadrant](this.chalk)(e.text) : e.text);
+    this.streams.out.write(this.paint(e));
+  }
+
+  /** A token's text in its quadrant's colour. */
+  paint(e: TokenEvent): string {
+    return e.text && this.color ? PAINT[e.quadrant](this.chalk)(e.text) : e.text;
+  }
+
+  dim(text: string): string {
+    return this.chalk.dim(text);
   }
 
   notice(message: string): void {
@@ -50,6 +64,18 @@ export class TerminalRenderer {
     this.streams.out.write("\n");
     this.streams.err.write(`${formatSummary(s, loadMs)}\n`);
   }
+
+  summaryLine(s: SummaryEvent, loadMs: number | null): string {
+    return formatSummary(s, loadMs);
+  }
+}
+
+/**
+ * How a summary names its quadrant tally: only the entropix sampler acts on the quadrants; greedy and
+ * temperature runs log the state each step would have been in.
+ */
+export function quadrantLabel(sampler: string): string {
+  return sampler === "entropix" ? "quadrants" : "states seen (not used)";
 }
 
 export function formatQuadrants(q: Record<Quadrant, number>): string {
@@ -59,8 +85,8 @@ export function formatQuadrants(q: Record<Quadrant, number>): string {
 /** One llama.cpp-style timings line. */
 export function formatSummary(s: SummaryEvent, loadMs: number | null): string {
   const parts = [
-    `${s.generated_tokens} tokens (prompt ${s.prompt_tokens})`,
-    `quadrants: ${formatQuadrants(s.quadrants)}`,
+    `${s.generated_tokens} tokens (prompt ${s.prompt_tokens}${s.inserts > 0 ? `; ${s.inserts} clarifying insert${s.inserts > 1 ? "s" : ""} of ${s.inserted_tokens} tokens` : ""})`,
+    `${quadrantLabel(s.sampler)}: ${formatQuadrants(s.quadrants)}`,
     ...(loadMs !== null ? [`load ${loadMs.toFixed(0)} ms`] : []),
     `prefill ${s.prefill_ms.toFixed(1)} ms (${s.prefill_tokens_per_s.toFixed(1)} tok/s)`,
     `decode ${s.decode_tokens_per_s.toFixed(1)} tok/s`,

@@ -120,7 +120,7 @@ function genaiFilename(raw: Record<string, unknown>): string | null {
 }
 
 /**
- * Picks the .onnx file. Order: an explicit --onnx-file, the --dtype variant, genai_config's
+ * Picks the .onnx file. Order: an explicit onnxFile, the dtype variant, genai_config's
  * decoder filename, then the names optimum and transformers.js use. A merged decoder (with an If
  * subgraph) is the last resort because its attention cannot be tapped.
  */
@@ -129,14 +129,14 @@ function chooseOnnx(dir: string, opts: FolderOptions, genaiName: string | null):
   if (opts.onnxFile) {
     const tries = path.isAbsolute(opts.onnxFile) ? [opts.onnxFile] : [path.join(dir, opts.onnxFile), ...candidates(opts.onnxFile)];
     const hit = tries.find((p) => existsSync(p) && statSync(p).isFile());
-    if (!hit) throw new ModelError(`${opts.onnxFile}: no such ONNX file in ${dir} (looked in the folder and its onnx/ subfolder)`);
+    if (!hit) throw new ModelError(`${opts.onnxFile}: no such ONNX file in ${dir} (looked in the folder and its onnx/ subfolder)`, "onnxFile");
     return hit;
   }
   if (opts.dtype !== undefined) {
     const suffix = DTYPE_SUFFIX[opts.dtype];
-    if (suffix === undefined) throw new ModelError(`unknown --dtype "${opts.dtype}"; use one of ${DTYPES.join(", ")}`);
+    if (suffix === undefined) throw new ModelError(`unknown dtype "${opts.dtype}"; use one of ${DTYPES.join(", ")}`, "dtype", `unknown --dtype "${opts.dtype}"; use one of ${DTYPES.join(", ")}`);
     const hit = candidates(`model${suffix}.onnx`).find((p) => existsSync(p));
-    if (!hit) throw new ModelError(`${dir}: no model${suffix}.onnx for --dtype ${opts.dtype}; ${listOnnx(dir)}`);
+    if (!hit) throw new ModelError(`${dir}: no model${suffix}.onnx for dtype ${opts.dtype}; ${listOnnx(dir)}`, "dtype", `${dir}: no model${suffix}.onnx for --dtype ${opts.dtype}; ${listOnnx(dir)}`);
     return hit;
   }
   const names = [genaiName, "model.onnx", "decoder_with_past_model.onnx", "decoder_model_merged.onnx"].filter(
@@ -149,7 +149,7 @@ function chooseOnnx(dir: string, opts: FolderOptions, genaiName: string | null):
   const all = onnxFiles(dir);
   if (all.length === 1) return all[0];
   if (all.length === 0) throw new ModelError(`${dir}: no .onnx file found (looked in the folder and onnx/); export the model to ONNX first`);
-  throw new ModelError(`${dir}: several .onnx files and none is model.onnx; pick one with --onnx-file (${listOnnx(dir)})`);
+  throw new ModelError(`${dir}: several .onnx files and none is model.onnx; pick one with the onnxFile option (${listOnnx(dir)})`, "onnxFile", `${dir}: several .onnx files and none is model.onnx; pick one with --onnx-file (${listOnnx(dir)})`);
 }
 
 function onnxFiles(dir: string): string[] {
@@ -169,8 +169,8 @@ function listOnnx(dir: string): string {
 /** Validates the folder and reads its configuration. Throws ModelError with a one-line message. */
 export function readModelFolder(dirArg: string, opts: FolderOptions = {}): ModelFolder {
   const dir = path.resolve(dirArg);
-  if (!existsSync(dir)) throw new ModelError(`${dirArg}: model folder not found; pass an existing folder with --model`);
-  if (!statSync(dir).isDirectory()) throw new ModelError(`${dirArg}: not a folder; --model takes a model folder (config.json, tokenizer files, onnx/)`);
+  if (!existsSync(dir)) throw new ModelError(`${dirArg}: model folder not found; pass an existing folder`, "dir", `${dirArg}: model folder not found; pass an existing folder with --model`);
+  if (!statSync(dir).isDirectory()) throw new ModelError(`${dirArg}: not a folder; loadModel takes a model folder (config.json, tokenizer files, onnx/)`, "dir", `${dirArg}: not a folder; --model takes a model folder (config.json, tokenizer files, onnx/)`);
   const hfFile = path.join(dir, "config.json");
   const genaiFile = path.join(dir, "genai_config.json");
   const genFile = path.join(dir, "generation_config.json");

@@ -1,5 +1,6 @@
 // loadModel(dir): folder → tokenizer → (optional) attention taps → onnxruntime session → I/O plan.
 // A Model opens Sequences; a Sequence owns one KV cache and runs prefill/step.
+import { stat } from "node:fs/promises";
 import path from "node:path";
 import * as ort from "onnxruntime-node";
 import { ModelError } from "../errors.js";
@@ -8,6 +9,10 @@ import { loadTokenizer, type Tokenizer } from "./tokenizer.js";
 import { planDecoderIO, type DecoderIO } from "./io.js";
 import { Sequence, type ScoreLayers } from "./sequence.js";
 import { ensureTappedModel } from "../onnx/patch-cache.js";
+import { findCalibratedProfile, type ResolvedThresholds } from "../calibrate/profile-store.js";
+import { REFERENCE_PROFILE } from "../sampler/thresholds.js";
+import { calibratedThresholds } from "../calibrate/profile-store.js";
+import { resolveModelDir } from "./model-path.js";
 
 export type AttentionSource = "taps" | "none";
 
@@ -20,6 +25,19 @@ export interface LoadOptions extends FolderOptions {
   cacheDir?: string;
   /** Called with a short message when a slow stage (patching) starts. */
   onProgress?: (message: string) => void;
+  /**
+   * Look for the model's calibrated threshold profile (beside it, then in the cache), as the CLI
+   * does; `generate` then uses it unless given `thresholds`. Default true.
+   */
+  calibrated?: boolean;
+}
+
+/** The attention-tapped copy the session runs, when there is one. */
+export interface TappedCopy {
+  path: string;
+  bytes: number;
+  /** True when this load wrote it (the first use of the model file); false when it was reused. */
+  written: boolean;
 }
 
 export interface ModelFacts {
@@ -45,6 +63,12 @@ export interface Model {
   readonly io: DecoderIO;
   /** Milliseconds spent in loadModel. */
   readonly loadMs: number;
+  /** The thresholds `generate` uses by default: the calibrated profile when current, else the reference. */
+  readonly thresholds: ResolvedThresholds;
+  /** One line per calibrated profile found but not used (stale, unreadable), for the caller to show. */
+  readonly notes: readonly string[];
+  /** The patched copy with attention outputs, or null when the original file runs. */
+  readonly tapped: TappedCopy | null;
   /**
    * Starts an empty sequence with its own KV cache. `scoreLayers: "last"` fetches only the last
    * layer's attention scores (default "all").
@@ -77,19 +101,26 @@ async function createSession(file: string, threads: number | undefined, shown = 
   }
 }
 
+/**
+ * Loads a model folder. A relative `dir` is resolved against the current folder; when nothing is
+ * there and it names a bundled model ("tiny-stdlib-llama" or "models/tiny-stdlib-llama"), the
+ * package's copy is used, so the README's snippet works from any folder.
+ */
 export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Model> {
   const t0 = performance.now();
-  const folder: ModelFolder = readModelFolder(dir, opts);
+  const folder: ModelFolder = readModelFolder(resolveModelDir(dir), opts);
   const tokenizer = await loadTokenizer(folder.dir);
 
   let runPath = folder.onnxPath;
   let attentionSource: AttentionSource = "none";
   let attentionNote = "attention taps disabled";
+  let tappedCopy: TappedCopy | null = null;
   if (opts.taps !== false) {
     const tapped = await ensureTappedModel(folder.onnxPath, { cacheDir: opts.cacheDir, onProgress: opts.onProgress });
     runPath = tapped.path;
     attentionSource = tapped.report.source;
     attentionNote = tapped.report.note;
+    if (tapped.path !== folder.onnxPath) tappedCopy = { path: tapped.path, bytes: (await stat(tapped.path)).size, written: !tapped.reused };
   }
   const session = await createSession(runPath, opts.threads, folder.onnxPath);
   const io = planDecoderIO(session, folder.onnxPath);
@@ -98,12 +129,22 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Mo
     attentionNote = "patched model exposes no attn_scores outputs";
   }
   const facts = describe(folder, io, tokenizer, attentionSource, attentionNote);
+  let thresholds: ResolvedThresholds = { profile: REFERENCE_PROFILE, label: "reference" };
+  const notes: string[] = [];
+  if (opts.calibrated !== false) {
+    const lookup = await findCalibratedProfile(facts, opts.cacheDir);
+    for (const i of lookup.ignored) notes.push(`ignoring calibrated thresholds ${i.path}: ${i.reason}; calibrate the model again`);
+    if (lookup.found) thresholds = calibratedThresholds(lookup.found);
+  }
   const loadMs = performance.now() - t0;
   return {
     facts,
     tokenizer,
     io,
     loadMs,
+    thresholds,
+    notes,
+    tapped: tappedCopy,
     session,
     newSequence: (options) => new Sequence(session, io, facts, options?.scoreLayers),
     close: () => session.release(),

@@ -39,7 +39,10 @@ export class Tokenizer {
   /** Applies the tokenizer's chat template with a generation prompt; ids ready for prefill. */
   applyChatTemplate(messages: ChatMessage[]): number[] {
     if (!this.hasChatTemplate) {
-      throw new UsageError("--chat: this model's tokenizer has no chat template (tokenizer_config.json chat_template or chat_template.jinja); drop --chat");
+      throw new UsageError(
+        "this model's tokenizer has no chat template (tokenizer_config.json chat_template or chat_template.jinja); pass plain prompts",
+        "--chat: this model's tokenizer has no chat template (tokenizer_config.json chat_template or chat_template.jinja); drop --chat",
+      );
     }
     const text = this.inner.apply_chat_template(messages, {
       add_generation_prompt: true,
