@@ -157,6 +157,22 @@ describe("entropix pull and --model hf: (loopback Hub)", () => {
     assert.ok(summary);
   });
 
+  test("entropix list shows the HF-cached model (size, dtype, attention) and counts the skipped repos", async () => {
+    const r = await runCli(["list", "--json"], { env: hubEnv(home) });
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { models: Record<string, unknown>[]; notes: string[] };
+    const row = out.models.find((m) => m.name === `hf:${REPO}`);
+    assert.ok(row, r.stdout);
+    assert.equal(row.source, "hf-cache");
+    assert.equal(row.dtype, "fp32");
+    assert.equal(row.attention_source, "taps");
+    assert.equal(row.context_length, 512);
+    assert.ok((row.size_bytes as number) > 1e6, "blob sizes, not symlink sizes");
+    assert.match(out.notes.join("\n"), /^2 other repo\(s\) in the Hugging Face cache .* are not ONNX models entropix can run \(skipped\)$/m);
+    const table = await runCli(["list"], { env: hubEnv(home) });
+    assert.match(table.stdout, /^hf:test-org\/stories260k\s+hf-cache\s+1\.3 MB\s+fp32\s+/m);
+  });
+
   test("a second pull asks for the commit but downloads no file", async () => {
     const seen = hub.seen.length;
     const r = await pull(home);

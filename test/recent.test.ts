@@ -22,7 +22,13 @@ test("generate records the folder it ran (once per folder, newest first), with d
   assert.equal(rows[0].attention_source, "taps");
   assert.equal(rows[0].exists, true);
   assert.equal(typeof rows[0].profile, "boolean");
+  // entropix list shows them by path (source "recent"), each once.
+  const list = await runCli(["list", "--json"], { env });
+  const recent = (JSON.parse(list.stdout) as { models: { name: string; source: string; dtype: string }[] }).models.filter((m) => m.source === "recent");
+  assert.deepEqual(recent.map((m) => [m.name, m.dtype]), [[STORIES, "fp32"], [copy, "fp32"]]);
   rmSync(copy, { recursive: true, force: true });
   rows = await recentModels(cache);
   assert.equal(rows[1].exists, false, "a folder removed since is shown as gone");
+  const after = await runCli(["list", "--json"], { env });
+  assert.equal((JSON.parse(after.stdout) as { models: { name: string }[] }).models.some((m) => m.name === copy), false, "and left out of list");
 });
