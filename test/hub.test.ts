@@ -64,6 +64,7 @@ before(async () => {
   hub.repos.set("test-org/gated", { ...repoFromFolder(STORIES, {}, (p) => p === "LICENSE"), token: "hf_letmein" });
   hub.repos.set("test-org/safetensors-only", repoFromFolder(STORIES, { "model.safetensors": "not really" }, (p) => p.startsWith("onnx/")));
   hub.repos.set("test-org/other", repoFromFolder(STORIES, { "README.md": "other" }, (p) => p === "LICENSE"));
+  hub.repos.set("test-org/evil", repoFromFolder(STORIES, { "onnx/model.onnx_data/../../../../escaped": "x" }, (p) => p === "LICENSE"));
 });
 
 after(async () => {
@@ -303,6 +304,7 @@ describe("interrupted, concurrent and failing downloads", () => {
       [["pull", "test-org/missing"], {}, 1, /test-org\/missing: no such model on http:\/\/127\.0\.0\.1:\d+ \(HTTP 404\)/],
       [["pull", "test-org/safetensors-only"], {}, 1, /has no ONNX decoder/],
       [["pull", REPO, "--dtype", "q4"], {}, 2, /has no q4 decoder \(model_q4\.onnx\); it has --dtype fp32/],
+      [["pull", "test-org/evil"], {}, 1, /the Hub listed an unsafe file name "onnx\/model\.onnx_data\/\.\.\/.*not downloading it/],
       [["pull", "test-org/gated"], {}, 1, /refused access \(HTTP 401\); the repo is gated or private.*set HF_TOKEN/],
       [["pull", "test-org/gated"], { HF_TOKEN: "hf_wrong" }, 1, /refused access \(HTTP 401\) with the token in HF_TOKEN/],
       [["pull", REPO], { HF_ENDPOINT: `http://127.0.0.1:${deadPort}` }, 1, /cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\).*HF_HUB_OFFLINE=1/],

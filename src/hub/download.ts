@@ -94,6 +94,10 @@ async function readWithin<R>(reader: { read(): Promise<R> }, ms: number): Promis
  * fetched. Otherwise downloads the blob (unless another revision already has it) and links it.
  */
 export async function fetchFile(ctx: FetchContext, file: string): Promise<FetchResult> {
+  // Repo paths come from the Hub's listing: never let one leave the snapshot folder.
+  if (file.startsWith("/") || file.includes("\\") || file.split("/").some((p) => p === ".." || p === "." || p === "")) {
+    throw new ModelError(`${ctx.ref.repo}: the Hub listed an unsafe file name ${JSON.stringify(file)}; not downloading it`);
+  }
   const pointer = path.join(ctx.paths.snapshots, ctx.commit, ...file.split("/"));
   if (existsSync(pointer)) return { bytes: 0 };
   const common = { repo: { type: "model" as const, name: ctx.ref.repo }, path: file, revision: ctx.commit, hubUrl: ctx.env.endpoint, accessToken: ctx.env.token, fetch: ctx.fetch };
