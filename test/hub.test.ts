@@ -174,6 +174,18 @@ describe("entropix pull and --model hf: (loopback Hub)", () => {
     assert.match(table.stdout, /^hf:test-org\/stories260k\s+hf-cache\s+1\.3 MB\s+fp32\s+/m);
   });
 
+  test("calibrate on an hf: model stores the profile in entropix's cache, never in the snapshot", async () => {
+    const before = tree(repoDir(home));
+    const r = await runCli(["calibrate", "-m", `hf:${REPO}`, "--tokens", "64"], { env: hubEnv(home), timeoutMs: 120_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(tree(repoDir(home)), before);
+    assert.ok(tree(path.join(home, "entropix-cache", "thresholds")).some((p) => p.endsWith(".json")), "profile in entropix's cache");
+    const listed = JSON.parse((await runCli(["list", "--json"], { env: hubEnv(home) })).stdout) as { models: Record<string, unknown>[] };
+    assert.equal(listed.models.find((m) => m.name === `hf:${REPO}`)?.calibrated, true);
+    const listing = await hfCachedModels(path.join(home, "hub"), path.join(home, "entropix-cache"));
+    assert.equal(listing.models[0].profile, true);
+  });
+
   test("a second pull asks for the commit but downloads no file", async () => {
     const seen = hub.seen.length;
     const r = await pull(home);
