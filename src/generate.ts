@@ -182,23 +182,26 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
   });
   const tDecode = performance.now();
 
-  // Events whose text is "" (bytes of a character still incomplete) wait here until a later event
-  // brings text, so that a tail the decoder flushes at the end can join the last of them and the
-  // token events' texts always add up to the summary's text.
-  let blanks: TokenEvent[] = [];
-  const emit = function* (events: TokenEvent[]) {
+  // Tokens whose text is "" (bytes of a character not complete yet) wait in `pending` until a token
+  // with text follows, so the decoder's flushed tail at the end lands on a token event, not only in
+  // the summary: the summary's text is always the concatenation of the token events' text.
+  let pending: TokenEvent[] = [];
+  const emit = function* (events: TokenEvent[], final = false) {
     for (const e of events) {
-      if (e.text === "") {
-        blanks.push(e);
+      if (e.text === "" && !final) {
+        pending.push(e);
         continue;
       }
-      yield* blanks;
-      blanks = [];
-      text += e.text;
-      yield e;
+      const ready = [...pending, e];
+      pending = [];
+      for (const r of ready) {
+        text += r.text;
+        yield r;
+      }
     }
   };
 
+  try {
   loop: while (generated < maxTokens) {
     if (options.signal?.aborted) {
       stopReason = "interrupted";
@@ -268,18 +271,17 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
       }
     }
   }
-  if (stopReason !== "stop_string") {
-    // Release text held for stop matching and any bytes still waiting to form a character.
-    const last = [...blanks, ...stops.flush()];
-    blanks = [];
-    const tail = decoder.flush();
-    if (tail && last.length > 0) last[last.length - 1] = { ...last[last.length - 1], text: last[last.length - 1].text + tail };
-    for (const e of last) {
-      text += e.text;
-      yield e;
-    }
-    if (tail && last.length === 0) text += tail;
-  } else yield* blanks;
+  } catch (err) {
+    // A failing step still reports every token chosen before it.
+    yield* emit(pending.splice(0), true);
+    throw err;
+  }
+  // Release text held for stop matching and any bytes still waiting to form a character (after a
+  // stop string the rest is cut, so only the waiting tokens go out, with their empty text).
+  const held = [...pending.splice(0), ...(stopReason !== "stop_string" ? stops.flush() : [])];
+  const tail = stopReason !== "stop_string" ? decoder.flush() : "";
+  if (tail && held.length > 0) held[held.length - 1] = { ...held[held.length - 1], text: held[held.length - 1].text + tail };
+  yield* emit(held, true);
   const decodeMs = performance.now() - tDecode;
   const summary: SummaryEvent = {
     type: "summary",

@@ -13,10 +13,13 @@ export class StopMatcher {
     if (this.stops.length === 0) return { release: [event], stopped: false };
     this.held.push(event);
     this.heldText += event.text;
+    // Several stop strings may complete in one token: cut at the one that starts first in the text.
+    let at = -1;
     for (const s of this.stops) {
-      const at = this.heldText.indexOf(s);
-      if (at >= 0) return { release: this.cut(at), stopped: true };
+      const i = this.heldText.indexOf(s);
+      if (i >= 0 && (at < 0 || i < at)) at = i;
     }
+    if (at >= 0) return { release: this.cut(at), stopped: true };
     // Keep only the shortest tail that could still grow into a stop string.
     let keepFrom = this.heldText.length;
     for (const s of this.stops) {

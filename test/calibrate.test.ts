@@ -124,10 +124,31 @@ test("calibrate writes a monotone profile with its provenance beside a writable 
   assert.equal(meta.corpus.name, "calibration.txt");
   assert.ok(!Number.isNaN(Date.parse(meta.date)));
   assert.equal(meta.entropix_version, JSON.parse(readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")).version);
-  // Each threshold is its percentile of the recorded metric.
-  assert.equal(profile.lowEntropy, meta.statistics.entropy.p10);
-  assert.equal(profile.highEntropy, meta.statistics.entropy.p90);
-  assert.equal(profile.highVarentropy, meta.statistics.varentropy.p90);
+  // Each threshold is its percentile of the model's metrics over the corpus: recollect the samples
+  // and take the percentiles here (linear between closest ranks, rank = p/100·(n − 1)).
+  const m = await loadModel(dir, { taps: false });
+  try {
+    const corpus = readFileSync(path.join(REPO_ROOT, "data", "calibration.txt"), "utf8");
+    const samples = await collectCalibrationSamples(m, m.tokenizer.encode(corpus, false), { tokens: 512 });
+    assert.equal(samples.count, 512);
+    const pct = (xs: ArrayLike<number>, p: number) => {
+      const sorted = Array.from(xs).sort((a, b) => a - b);
+      const rank = (p / 100) * (sorted.length - 1);
+      const lo = Math.floor(rank);
+      return sorted[lo] + (sorted[Math.min(lo + 1, sorted.length - 1)] - sorted[lo]) * (rank - lo);
+    };
+    const want = {
+      lowEntropy: pct(samples.entropy, 10),
+      mediumEntropy: pct(samples.entropy, 60),
+      highEntropy: pct(samples.entropy, 90),
+      lowVarentropy: pct(samples.varentropy, 10),
+      highVarentropy: pct(samples.varentropy, 90),
+    };
+    for (const k of Object.keys(want) as (keyof ThresholdProfile)[]) assert.ok(Math.abs(profile[k] - want[k]) < 1e-5, `${k}: ${profile[k]} vs p${JSON.stringify(want[k])}`);
+    assert.ok(Math.abs(meta.statistics.entropy.p50 - pct(samples.entropy, 50)) < 1e-5, "recorded median");
+  } finally {
+    await m.close();
+  }
   assert.equal(typeof meta.statistics.attn_entropy.p50, "number");
 
   const cal = await generateJson(["-m", dir, "--verbose"], env);

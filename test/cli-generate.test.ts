@@ -3,7 +3,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { jsonLines, runCli, STORIES, STORIES_GREEDY, tempDir } from "./helpers.js";
+import { CLI_KILL_MS, jsonLines, runCli, STORIES, STORIES_GREEDY, tempDir } from "./helpers.js";
+import { generate, loadModel } from "../src/index.js";
 
 const M = ["-m", STORIES];
 
@@ -23,17 +24,61 @@ test("--json trace: token lines with every field, then a summary; entropix reach
   const summary = lines.at(-1)!;
   assert.equal(tokens.length, 120);
   assert.equal(summary.type, "summary");
-  const keys = ["index", "id", "text", "quadrant", "entropy", "varentropy", "attn_entropy", "attn_varentropy", "agreement", "interaction_strength", "temperature", "top_k", "top_p", "min_p", "sampler"];
-  for (const t of tokens) for (const k of keys) assert.ok(k in t, `token line lacks ${k}`);
-  assert.ok(tokens.every((t) => typeof t.attn_entropy === "number"), "taps give attention metrics");
+  const keys = ["type", "index", "id", "text", "quadrant", "entropy", "varentropy", "attn_entropy", "attn_varentropy", "agreement", "interaction_strength", "temperature", "top_k", "top_p", "min_p", "sampler"];
+  for (const t of tokens) assert.deepEqual(Object.keys(t).filter((k) => keys.includes(k)), keys, "token line fields");
+  assert.deepEqual(tokens.map((t) => t.index), tokens.map((_, i) => i));
   const states = new Set(tokens.map((t) => t.quadrant));
   assert.ok(states.size >= 3, `quadrants seen: ${[...states].join(", ")}`);
-  for (const k of ["prompt_tokens", "generated_tokens", "quadrants", "prefill_ms", "decode_tokens_per_s", "seed", "attention_source", "text"]) assert.ok(k in summary, k);
-  assert.equal(summary.seed, 3);
-  assert.equal(summary.attention_source, "taps");
-  assert.equal(summary.text, tokens.map((t) => t.text).join(""));
-  const counts = summary.quadrants as Record<string, number>;
-  for (const q of states) assert.equal(counts[q as string], tokens.filter((t) => t.quadrant === q).length);
+  // Values: the ids are the model's vocabulary, the text is their decoding, the quadrant is §2's for
+  // the reference profile, and H, V are the model's own logits' entropy and varentropy (bits),
+  // recomputed here by teacher forcing the ids.
+  const model = await loadModel(STORIES, { taps: false });
+  try {
+    const ids = tokens.map((t) => t.id as number);
+    assert.ok(ids.every((id) => Number.isInteger(id) && id >= 0 && id < 512));
+    assert.equal(model.tokenizer.decode([...model.tokenizer.encode("Once upon a time", false), ...ids]), `Once upon a time${summary.text}`);
+    const seq = model.newSequence();
+    let out = (await seq.prefill([model.tokenizer.encode("Once upon a time")]))[0];
+    for (const t of tokens) {
+      const z = out.logits;
+      const max = Math.max(...z);
+      const lse = max + Math.log(z.reduce((a, x) => a + Math.exp(x - max), 0));
+      let h = 0;
+      let v = 0;
+      for (const x of z) h -= Math.exp(x - lse) * ((x - lse) / Math.LN2);
+      for (const x of z) v += Math.exp(x - lse) * ((x - lse) / Math.LN2 + h) ** 2;
+      assert.ok(Math.abs((t.entropy as number) - h) < 1e-4, `token ${t.index}: entropy ${t.entropy} vs ${h}`);
+      assert.ok(Math.abs((t.varentropy as number) - v) < 1e-3 * Math.max(1, v), `token ${t.index}: varentropy ${t.varentropy} vs ${v}`);
+      const q = h < 0.1 && v < 0.1 ? "confident" : h > 5 && v < 0.1 ? "clarify" : h < 5 && v > 5 ? "explore" : h > 3 && v > 5 ? "resample" : "adaptive";
+      assert.equal(t.quadrant, q, `token ${t.index}`);
+      for (const k of ["attn_entropy", "attn_varentropy", "agreement", "interaction_strength"]) assert.ok(typeof t[k] === "number" && (t[k] as number) >= 0 && Number.isFinite(t[k]), `${k}: ${t[k]}`);
+      assert.ok((t.attn_entropy as number) <= Math.log2(5 + (t.index as number)) + 1e-9, "attention entropy ≤ log2 of the positions");
+      assert.equal(t.sampler, "entropix");
+      out = (await seq.step([t.id as number]))[0];
+    }
+  } finally {
+    await model.close();
+  }
+  assert.deepEqual(
+    { ...summary, prefill_ms: 0, prefill_tokens_per_s: 0, decode_tokens_per_s: 0 },
+    {
+      type: "summary",
+      prompt_tokens: 5,
+      generated_tokens: 120,
+      quadrants: Object.fromEntries(["confident", "clarify", "explore", "resample", "adaptive"].map((q) => [q, tokens.filter((t) => t.quadrant === q).length])),
+      prefill_ms: 0,
+      prefill_tokens_per_s: 0,
+      decode_tokens_per_s: 0,
+      mean_entropy: Math.round((tokens.reduce((a, t) => a + (t.entropy as number), 0) / 120) * 1e4) / 1e4,
+      seed: 3,
+      sampler: "entropix",
+      attention_source: "taps",
+      stop_reason: "max_tokens",
+      thresholds: "reference",
+      text: tokens.map((t) => t.text).join(""),
+    },
+  );
+  for (const k of ["prefill_ms", "prefill_tokens_per_s", "decode_tokens_per_s"]) assert.ok(typeof summary[k] === "number" && (summary[k] as number) > 0, `${k}: ${summary[k]}`);
 });
 
 test("the same seed gives the same tokens across processes; another seed differs", async () => {
@@ -74,7 +119,21 @@ test("piped stdin is the prompt, or is appended to the prompt argument", async (
   const s1 = jsonLines(alone.stdout).at(-1)!;
   const s2 = jsonLines(both.stdout).at(-1)!;
   assert.ok(STORIES_GREEDY.startsWith(`Once upon a time${s1.text}`));
-  assert.ok((s2.prompt_tokens as number) > 3);
+  // The prompt was "Once upon" + newline + the piped text: same ids, same greedy continuation.
+  const model = await loadModel(STORIES, { taps: false });
+  try {
+    const expected = async (prompt: string) => {
+      const ids: number[] = [];
+      for await (const e of generate(model, prompt, { sampler: "greedy", maxTokens: 8 })) if (e.type === "token") ids.push(e.id);
+      return { promptTokens: model.tokenizer.encode(prompt).length, ids };
+    };
+    const idsOf = (out: string) => jsonLines(out).filter((l) => l.type === "token").map((l) => l.id);
+    assert.deepEqual({ promptTokens: s1.prompt_tokens, ids: idsOf(alone.stdout) }, await expected("Once upon a time"));
+    assert.deepEqual({ promptTokens: s2.prompt_tokens, ids: idsOf(both.stdout) }, await expected("Once upon\na time"));
+    assert.equal(s2.prompt_tokens, 6, "the newline is a token of its own, not a space");
+  } finally {
+    await model.close();
+  }
 });
 
 test("--file and --jsonl run batches with prompt indexes; a bad JSONL line is reported and skipped", async () => {
@@ -133,14 +192,27 @@ test("--chat applies the tokenizer's chat template; a model without one is a usa
   const cfg = JSON.parse(readFileSync(path.join(STORIES, "tokenizer_config.json"), "utf8"));
   cfg.chat_template = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}";
   writeFileSync(path.join(dir, "tokenizer_config.json"), JSON.stringify(cfg));
-  const r = await runCli(["generate", "-m", dir, "Hi", "--chat", "--system", "Be brief", "-n", "3", "--json"]);
+  const r = await runCli(["generate", "-m", dir, "Hi", "--chat", "--system", "Be brief", "-n", "12", "--sampler", "greedy", "--json"]);
   assert.equal(r.code, 0, r.stderr);
-  const s = jsonLines(r.stdout).at(-1)!;
+  const lines = jsonLines(r.stdout);
+  const s = lines.at(-1)!;
+  // The template's text, tokenized as it is (the template writes any BOS): the same prompt ids give
+  // the same greedy tokens through the library.
   const expected = "system: Be brief\nuser: Hi\nassistant:";
-  const { loadModel } = await import("../src/index.js");
   const m = await loadModel(dir, { taps: false });
-  assert.equal(s.prompt_tokens, m.tokenizer.encode(expected, false).length);
-  await m.close();
+  try {
+    const promptIds = m.tokenizer.encode(expected, false);
+    assert.deepEqual(m.tokenizer.applyChatTemplate([{ role: "system", content: "Be brief" }, { role: "user", content: "Hi" }]), promptIds);
+    assert.equal(s.prompt_tokens, promptIds.length);
+    const ids: number[] = [];
+    for await (const e of generate(m, "ignored", { promptIds, sampler: "greedy", maxTokens: 12 })) if (e.type === "token") ids.push(e.id);
+    assert.deepEqual(lines.filter((l) => l.type === "token").map((l) => l.id), ids);
+    const plain: number[] = [];
+    for await (const e of generate(m, "Hi", { sampler: "greedy", maxTokens: 12 })) if (e.type === "token") plain.push(e.id);
+    assert.notDeepEqual(ids, plain, "the template changed the prompt");
+  } finally {
+    await m.close();
+  }
   const none = await runCli(["generate", ...M, "Hi", "--chat", "-n", "3"]);
   assert.equal(none.code, 2);
   assert.match(none.stderr, /no chat template/);
@@ -160,13 +232,13 @@ test("no colour when stdout is not a TTY; colour on a TTY unless NO_COLOR or --n
 
 async function runScript(command: string, env: Record<string, string>): Promise<string> {
   const { spawnSync } = await import("node:child_process");
-  const r = spawnSync("script", ["-qec", command, "/dev/null"], { env: { ...process.env, NO_COLOR: undefined, ...env } as NodeJS.ProcessEnv, encoding: "utf8", timeout: 60_000 });
+  const r = spawnSync("script", ["-qec", command, "/dev/null"], { env: { ...process.env, NO_COLOR: undefined, ...env } as NodeJS.ProcessEnv, encoding: "utf8", timeout: CLI_KILL_MS });
   return r.stdout;
 }
 
 test("a closed stdout pipe (| head) ends quietly", async () => {
   const { spawnSync } = await import("node:child_process");
-  const r = spawnSync("bash", ["-c", `set -o pipefail; ${process.execPath} bin/entropix generate -m ${STORIES} "Tom" -n 400 --ignore-eos --json | head -c 10 >/dev/null`], { encoding: "utf8", timeout: 60_000 });
+  const r = spawnSync("bash", ["-c", `set -o pipefail; ${process.execPath} bin/entropix generate -m ${STORIES} "Tom" -n 400 --ignore-eos --json | head -c 10 >/dev/null`], { encoding: "utf8", timeout: CLI_KILL_MS });
   assert.equal(r.status, 0, r.stderr);
   assert.doesNotMatch(r.stderr, /EPIPE|Error|at /);
 });
@@ -181,17 +253,25 @@ test("SIGINT stops generation, keeps the printed text and prints the partial sum
     let sent = false;
     child.stdout.setEncoding("utf8").on("data", (d) => {
       out += d;
-      if (!sent && out.split("\n").length > 20) {
+      if (!sent && out.includes('"type":"token"')) {
         sent = true;
         child.kill("SIGINT");
       }
     });
-    child.on("close", (c) => resolve(c));
+    const kill = setTimeout(() => child.kill("SIGKILL"), CLI_KILL_MS);
+    child.on("close", (c) => {
+      clearTimeout(kill);
+      resolve(c);
+    });
   });
+  assert.equal(code, 130, err);
   const lines = jsonLines(out);
+  const tokens = lines.filter((l) => l.type === "token");
   const summary = lines.at(-1)!;
   assert.equal(summary.type, "summary", err);
   assert.equal(summary.stop_reason, "interrupted");
-  assert.equal(summary.generated_tokens, lines.length - 1);
-  assert.equal(code, 130);
+  assert.ok(tokens.length >= 1 && tokens.length < 500, `interrupted after ${tokens.length} tokens`);
+  assert.equal(summary.generated_tokens, tokens.length);
+  assert.equal(lines.length, tokens.length + 1);
+  assert.equal(summary.text, tokens.map((t) => t.text).join(""), "the printed text is kept");
 });

@@ -1,16 +1,17 @@
 // Issue 9: seeded fuzzing of the CLI. Random flag combinations, random bytes as prompts (stdin,
-// --file, --jsonl) and as model files. Every run must end by itself (20 s limit), exit 0, 1 or 2, and
+// --file, --jsonl) and as model files. Every run must end by itself (killed after CLI_KILL_MS, 3× the
+// slowest CLI run seen under load, so only a hang trips it), exit 0, 1 or 2, and
 // never print a stack trace or an unclassified error. Bounded: FUZZ_CASES runs (default 40), two at a
 // time. Reproduce a failure with FUZZ_SEED=<seed printed in the message>.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { runCli, STORIES, tempDir } from "./helpers.js";
+import { CLI_KILL_MS, runCli, STORIES, tempDir } from "./helpers.js";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261127);
 const CASES = Number(process.env.FUZZ_CASES ?? 40);
-const LIMIT_MS = 20_000;
+const LIMIT_MS = CLI_KILL_MS;
 
 /** mulberry32: small, seeded, deterministic. */
 function rng(seed: number) {
@@ -121,7 +122,7 @@ function makeCase(r: ReturnType<typeof rng>, dir: string, i: number): Case {
   return { kind: `model/${how}`, args: r.pick([["generate", "-m", m, "-n", "2", "Once upon a time"], ["inspect", "-m", m]]) };
 }
 
-test(`fuzz: ${CASES} random CLI runs end cleanly (seed ${SEED})`, { timeout: 180_000 }, async (t) => {
+test(`fuzz: ${CASES} random CLI runs end cleanly (seed ${SEED})`, async (t) => {
   const dir = tempDir("entropix-fuzz-");
   const r = rng(SEED);
   const cases = Array.from({ length: CASES }, (_, i) => makeCase(r, dir, i));
@@ -148,5 +149,4 @@ test(`fuzz: ${CASES} random CLI runs end cleanly (seed ${SEED})`, { timeout: 180
   t.diagnostic(`kind:exit counts ${JSON.stringify(tally)} in ${Date.now() - t0} ms`);
   if (failures.length === 0) rmSync(dir, { recursive: true, force: true });
   assert.deepEqual(failures, [], `${failures.join("\n\n")}\n(inputs kept in ${dir})`);
-  assert.ok(Date.now() - t0 < 120_000, `fuzzing took ${Date.now() - t0} ms`);
 });

@@ -1,5 +1,5 @@
 // Shared test helpers: where the repo and the shared fixtures are, and small numeric utilities.
-import { mkdtempSync } from "node:fs";
+import { appendFileSync, mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -44,6 +44,21 @@ export interface CliResult {
   stderr: string;
 }
 
+/**
+ * How long a CLI run may take before the test kills it: 3× the worst time seen under load, so only a
+ * hang trips it. Measured on 2026-11-30 with `ENTROPIX_TEST_TIMES=FILE node --test dist/test/` while
+ * `stress --cpu 2` kept both cores of the 2-core test machine busy (other jobs ran too; the whole
+ * suite took 14.7 min): of 241 CLI runs the slowest, `calibrate --tokens 512`, took 13,737 ms.
+ */
+export const WORST_CLI_MS = 13_737;
+export const CLI_KILL_MS = 3 * WORST_CLI_MS;
+
+/** Appends "ms<TAB>args" per CLI run to $ENTROPIX_TEST_TIMES (how WORST_CLI_MS was measured). */
+function recordTime(ms: number, args: string[]): void {
+  const file = process.env.ENTROPIX_TEST_TIMES;
+  if (file) appendFileSync(file, `${Math.round(ms)}\t${args.join(" ").slice(0, 200).replace(/\s+/g, " ")}\n`);
+}
+
 /** Runs the built CLI as a child process. `input` is written to stdin (then closed); default: no stdin. */
 export function runCli(args: string[], opts: { input?: string | Buffer; env?: Record<string, string | undefined>; timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
@@ -53,10 +68,12 @@ export function runCli(args: string[], opts: { input?: string | Buffer; env?: Re
     let stderr = "";
     child.stdout!.setEncoding("utf8").on("data", (d) => (stdout += d));
     child.stderr!.setEncoding("utf8").on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 60_000);
+    const t0 = performance.now();
+    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? CLI_KILL_MS);
     child.on("error", reject);
     child.on("close", (code, signal) => {
       clearTimeout(timer);
+      recordTime(performance.now() - t0, args);
       resolve({ code, signal, stdout, stderr });
     });
     if (opts.input !== undefined) child.stdin!.end(opts.input);

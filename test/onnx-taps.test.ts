@@ -7,7 +7,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSy
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import * as ort from "onnxruntime-node";
-import { GENAI, REPO_ROOT, STORIES, tempDir as makeTempDir } from "./helpers.js";
+import { CLI_KILL_MS, FIXTURES, GENAI, REPO_ROOT, STORIES, tempDir as makeTempDir } from "./helpers.js";
 import { BOOL, F32, I32, f32bytes, graph, model, tensor, type NodeSpec } from "./onnx-build.js";
 import { ModelError } from "../src/errors.js";
 import { addAttentionTaps, planTaps, writePlan } from "../src/onnx/taps.js";
@@ -130,12 +130,106 @@ test("stories260k: the tapped row is the last query row (prefill of n+1 tokens =
     assert.equal(x.length, y.length);
     for (let i = 0; i < x.length; i++) assert.ok(Math.abs(x[i] - y[i]) < 1e-4, `${name}[${i}]: ${x[i]} vs ${y[i]}`);
   }
-  // And softmax of the row is a distribution over the real keys (what the metrics consume).
-  const row = Array.from((full["attn_scores.4"].data as Float32Array).slice(0, ids.length));
-  const m = Math.max(...row);
-  const z = row.reduce((s, v) => s + Math.exp(v - m), 0);
-  assert.ok(Math.abs(row.reduce((s, v) => s + Math.exp(v - m) / z, 0) - 1) < 1e-6);
 });
+
+test("stories260k: every tapped row equals q·k/√d from the llama2.c checkpoint's own forward pass", async () => {
+  const ids = [1, 403, 407, 261, 378, 432];
+  const out = await tapped.run(storiesFeeds([ids], [ids.map(() => 1)], [ids.map((_, i) => i)], null));
+  const reference = llama2cScores(ids);
+  for (let l = 0; l < LAYERS; l++) {
+    const got = out[`attn_scores.${l}`].data as Float32Array;
+    for (let h = 0; h < 8; h++) {
+      for (let k = 0; k < ids.length; k++) {
+        const want = reference[l][h][k];
+        assert.ok(Math.abs(got[h * ids.length + k] - want) < 1e-4 * Math.max(1, Math.abs(want)), `layer ${l} head ${h} key ${k}: ${got[h * ids.length + k]} vs ${want}`);
+      }
+    }
+  }
+});
+
+/**
+ * The attention scores of the last position, per layer and head, from stories260K.bin (llama2.c's
+ * legacy checkpoint, the source of the ONNX export) by llama2.c's forward pass (run.c): RMSNorm,
+ * interleaved-pair RoPE, GQA, SwiGLU. An independent reference for what the taps must expose.
+ */
+function llama2cScores(ids: number[]): number[][][] {
+  const file = readFileSync(path.join(FIXTURES, "tinyllamas-stories260K", "stories260K.bin"));
+  const header = new Int32Array(file.buffer.slice(file.byteOffset, file.byteOffset + 28));
+  const [dim, hidden, layers, heads, kvHeads, vocabSigned] = Array.from(header);
+  const vocab = Math.abs(vocabSigned);
+  const w = new Float32Array(file.buffer.slice(file.byteOffset + 28, file.byteOffset + file.length));
+  const hs = dim / heads;
+  const kvDim = kvHeads * hs;
+  let at = 0;
+  const take = (n: number) => w.subarray(at, (at += n));
+  const emb = take(vocab * dim);
+  const rmsAtt = take(layers * dim);
+  const wq = take(layers * dim * dim);
+  const wk = take(layers * kvDim * dim);
+  const wv = take(layers * kvDim * dim);
+  const wo = take(layers * dim * dim);
+  const rmsFfn = take(layers * dim);
+  const w1 = take(layers * hidden * dim);
+  const w2 = take(layers * dim * hidden);
+  const w3 = take(layers * hidden * dim);
+  /** rows×cols matrix `m` (row-major, at `off`) times x. */
+  const matmul = (m: Float32Array, off: number, x: number[], rows: number, cols: number) =>
+    Array.from({ length: rows }, (_, i) => {
+      let s = 0;
+      for (let j = 0; j < cols; j++) s += m[off + i * cols + j] * x[j];
+      return s;
+    });
+  const rmsnorm = (x: number[], g: Float32Array, off: number) => {
+    const r = 1 / Math.sqrt(x.reduce((a, v) => a + v * v, 0) / x.length + 1e-5);
+    return x.map((v, i) => v * r * g[off + i]);
+  };
+  const rope = (v: number[], pos: number) => {
+    for (let i = 0; i < v.length; i += 2) {
+      const freq = 1 / 10000 ** ((i % hs) / hs);
+      const [c, s] = [Math.cos(pos * freq), Math.sin(pos * freq)];
+      [v[i], v[i + 1]] = [v[i] * c - v[i + 1] * s, v[i] * s + v[i + 1] * c];
+    }
+    return v;
+  };
+  const xs = ids.map((id) => Array.from(emb.subarray(id * dim, (id + 1) * dim)));
+  const last = ids.length - 1;
+  const scores: number[][][] = [];
+  for (let l = 0; l < layers; l++) {
+    const normed = xs.map((x) => rmsnorm(x, rmsAtt, l * dim));
+    const q = normed.map((x, p) => rope(matmul(wq, l * dim * dim, x, dim, dim), p));
+    const k = normed.map((x, p) => rope(matmul(wk, l * kvDim * dim, x, kvDim, dim), p));
+    const v = normed.map((x) => matmul(wv, l * kvDim * dim, x, kvDim, dim));
+    const layerScores: number[][] = [];
+    for (let p = 0; p <= last; p++) {
+      const att = new Array<number>(dim).fill(0);
+      for (let h = 0; h < heads; h++) {
+        const kvh = Math.floor(h / (heads / kvHeads));
+        const row = Array.from({ length: p + 1 }, (_, t) => {
+          let s = 0;
+          for (let d = 0; d < hs; d++) s += q[p][h * hs + d] * k[t][kvh * hs + d];
+          return s / Math.sqrt(hs);
+        });
+        if (p === last) layerScores.push(row);
+        const m = Math.max(...row);
+        const e = row.map((x) => Math.exp(x - m));
+        const z = e.reduce((a, b) => a + b, 0);
+        for (let t = 0; t <= p; t++) for (let d = 0; d < hs; d++) att[h * hs + d] += (e[t] / z) * v[t][kvh * hs + d];
+      }
+      const o = matmul(wo, l * dim * dim, att, dim, dim);
+      xs[p] = xs[p].map((x, i) => x + o[i]);
+    }
+    for (let p = 0; p <= last; p++) {
+      const n = rmsnorm(xs[p], rmsFfn, l * dim);
+      const a = matmul(w1, l * hidden * dim, n, hidden, dim);
+      const b = matmul(w3, l * hidden * dim, n, hidden, dim);
+      const g = a.map((x, i) => (x / (1 + Math.exp(-x))) * b[i]);
+      const f = matmul(w2, l * dim * hidden, g, dim, hidden);
+      xs[p] = xs[p].map((x, i) => x + f[i]);
+    }
+    scores.push(layerScores);
+  }
+  return scores;
+}
 
 test("stories260k: in a left-padded batch exactly the padded keys are masked (≤ -1e30), at prefill and decode", async () => {
   const a = [1, 403, 407, 261, 378];
@@ -734,7 +828,11 @@ test("patch cache: two processes patching the same model at once both end with a
       let err = "";
       p.stdout.on("data", (d) => (out += d));
       p.stderr.on("data", (d) => (err += d));
-      p.on("close", (code) => resolve({ code, out, err }));
+      const kill = setTimeout(() => p.kill("SIGKILL"), CLI_KILL_MS);
+      p.on("close", (code) => {
+        clearTimeout(kill);
+        resolve({ code, out, err });
+      });
     });
   const results = await Promise.all([runOne(), runOne(), runOne()]);
   for (const r of results) {

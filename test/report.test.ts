@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { CLI, jsonLines, runCli, STORIES, tempDir } from "./helpers.js";
+import { CLI, CLI_KILL_MS, jsonLines, runCli, STORIES, tempDir } from "./helpers.js";
 import { escapeHtml, renderReport, type ReportMeta, type ReportRun } from "../src/report/render.js";
 import { REFERENCE_PROFILE, BASE_SETTINGS } from "../src/sampler/thresholds.js";
 import type { TokenEvent } from "../src/events.js";
@@ -139,7 +139,9 @@ test("Ctrl-C writes the report with the events so far", async () => {
       child.kill("SIGINT");
     }
   });
+  const kill = setTimeout(() => child.kill("SIGKILL"), CLI_KILL_MS);
   const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+  clearTimeout(kill);
   assert.equal(code, 130, stderr);
   assert.ok(existsSync(file), stderr);
   const lines = jsonLines(stdout);
@@ -151,4 +153,93 @@ test("Ctrl-C writes the report with the events so far", async () => {
   checkWellFormed(html);
   assert.equal(points(html).length, tokens.length, "every token printed is in the report");
   assert.match(html, /stop: interrupted/);
+});
+
+/** Inverse of escapeHtml for the characters it replaces (entities last: &amp; first would double-decode). */
+function unescapeHtml(s: string): string {
+  return s
+    .replace(/\\x([0-9a-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)))
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&amp;/g, "&");
+}
+
+test("report contents: each token's embedded data is its --json event; the threshold lines are the profile used", async () => {
+  const dir = tempDir();
+  // Not the reference numbers, so a report that drew the reference profile would fail.
+  const profile = { low_ent: 0.35, low_vent: 1.7, med_ent: 1.9, high_ent: 2.6, high_vent: 3.4 };
+  const thresholds = path.join(dir, "profile.json");
+  writeFileSync(thresholds, JSON.stringify(profile));
+  const file = path.join(dir, "contents.html");
+  const r = await runCli(["generate", ...M, "Once upon a time", "--json", "-n", "40", "--seed", "6", "--ignore-eos", "--thresholds", thresholds, "--report", file]);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = jsonLines(r.stdout);
+  const tokens = lines.filter((l) => l.type === "token");
+  const summary = lines.at(-1)!;
+  assert.equal(tokens.length, 40);
+  const html = readFileSync(file, "utf8");
+  checkWellFormed(html);
+
+  // Scatter points: one per event, in order, with the event's numbers in the tooltip.
+  const pts = [...html.matchAll(/<circle class="pt q-(\w+)" data-k="0-(\d+)" data-quadrant="(\w+)" cx="([\d.]+)" cy="([\d.]+)" r="3.2"><title>([^<]*)<\/title>/g)];
+  assert.equal(pts.length, tokens.length);
+  const near = (text: string, want: unknown, digits: number, what: string) =>
+    assert.ok(Math.abs(Number(text) - (want as number)) <= 0.5 * 10 ** -digits + 1e-12, `${what}: ${text} vs ${want}`);
+  pts.forEach((p, i) => {
+    const t = tokens[i];
+    assert.deepEqual([p[1], Number(p[2]), p[3]], [t.quadrant, t.index, t.quadrant], `point ${i}`);
+    const title = unescapeHtml(p[6]).split("\n");
+    assert.equal(title[0], `#${t.index} ${JSON.stringify(t.text)} (id ${t.id}) · ${t.quadrant}`);
+    const m = /^entropy ([\d.]+) bits · varentropy ([\d.]+) bits$/.exec(title[1]);
+    assert.ok(m, title[1]);
+    near(m[1], t.entropy, 3, `entropy ${i}`);
+    near(m[2], t.varentropy, 3, `varentropy ${i}`);
+    const a = /^attn entropy ([\d.]+) · attn varentropy ([\d.]+) · agreement ([\d.]+) · interaction ([\d.]+)$/.exec(title[2]);
+    assert.ok(a, title[2]);
+    near(a[1], t.attn_entropy, 3, `attn_entropy ${i}`);
+    near(a[2], t.attn_varentropy, 3, `attn_varentropy ${i}`);
+    near(a[3], t.agreement, 4, `agreement ${i}`);
+    near(a[4], t.interaction_strength, 3, `interaction ${i}`);
+    const s = /^(\w+): temperature ([\d.]+) · top_k (\d+) · top_p ([\d.]+) · min_p ([\d.]+)$/.exec(title[3]);
+    assert.ok(s, title[3]);
+    assert.equal(s[1], t.sampler);
+    near(s[2], t.temperature, 3, `temperature ${i}`);
+    assert.equal(Number(s[3]), t.top_k);
+    near(s[4], t.top_p, 3, `top_p ${i}`);
+    near(s[5], t.min_p, 4, `min_p ${i}`);
+  });
+  // Text spans: the events' text, in order; together the summary's text.
+  const spans = [...html.matchAll(/<span class="tok q-(\w+)" data-k="0-(\d+)" title="[^"]*">([^<]*)<\/span>/g)];
+  assert.deepEqual(spans.map((s) => unescapeHtml(s[3])), tokens.map((t) => t.text));
+  assert.equal(spans.map((s) => unescapeHtml(s[3])).join(""), summary.text);
+
+  // Geometry: points sit at (H, V) on linear axes, and the threshold lines on the same axes at the
+  // profile's values. Fit each axis on two points, then check every point and every line.
+  const axis = (values: number[], coords: number[]) => {
+    const i = values.indexOf(Math.min(...values));
+    const j = values.indexOf(Math.max(...values));
+    const scale = (coords[j] - coords[i]) / (values[j] - values[i]);
+    return (v: number) => coords[i] + (v - values[i]) * scale;
+  };
+  const x = axis(tokens.map((t) => t.entropy as number), pts.map((p) => Number(p[4])));
+  const y = axis(tokens.map((t) => t.varentropy as number), pts.map((p) => Number(p[5])));
+  pts.forEach((p, i) => {
+    assert.ok(Math.abs(Number(p[4]) - x(tokens[i].entropy as number)) < 0.05, `point ${i} x`);
+    assert.ok(Math.abs(Number(p[5]) - y(tokens[i].varentropy as number)) < 0.05, `point ${i} y`);
+  });
+  const scatter = html.slice(html.indexOf('<svg class="scatter"'), html.indexOf("</svg>", html.indexOf('<svg class="scatter"')));
+  const drawn = new Map([...scatter.matchAll(/<line class="th" x1="([\d.]+)" x2="([\d.]+)" y1="([\d.]+)" y2="([\d.]+)"\/><text class="th-label"[^>]*>(\w+) ([\d.]+)<\/text>/g)].map((m) => [m[5], m]));
+  assert.deepEqual([...drawn.keys()].sort(), Object.keys(profile).sort());
+  for (const [name, value] of Object.entries(profile)) {
+    const m = drawn.get(name)!;
+    assert.equal(Number(m[6]), value, `${name} label`);
+    if (name.endsWith("_ent")) assert.ok(Math.abs(Number(m[1]) - x(value)) < 0.05, `${name} line at x ${m[1]}, expected ${x(value)}`);
+    else assert.ok(Math.abs(Number(m[3]) - y(value)) < 0.05, `${name} line at y ${m[3]}, expected ${y(value)}`);
+  }
+  // The settings block names the file and its numbers.
+  assert.ok(html.includes(`thresholds</dt><dd>${escapeHtml(thresholds)}: low_ent 0.35, low_vent 1.7, med_ent 1.9, high_ent 2.6, high_vent 3.4 bits`), "thresholds line");
+  // And the quadrants it shows are the profile's, which are not the reference's here.
+  assert.ok(tokens.some((t) => t.quadrant === "resample" || t.quadrant === "clarify"), "the custom profile reaches rows the reference does not on this run");
 });

@@ -11,6 +11,7 @@
 //   bare-taps-last  the same, fetching only the last layer's scores (what `generate` fetches by default)
 //   greedy     entropix `generate` with sampler greedy (library API, taps on)
 //   entropix   entropix `generate` with the Entropix sampler (seed 1)
+//   entropix-reference, temperature   the same with those samplers (only when asked for in opts.variants)
 //   tjs        @huggingface/transformers AutoModelForCausalLM.generate, do_sample false
 // Prefill = prompt tokens / time from the call to the first generated token (prompt ids given,
 // tokenization excluded). Decode = (tokens − 1) / time from the first to the last generated token.
@@ -54,7 +55,7 @@ function instrument(session) {
 // ---- models ----
 // The entropix model (patched copy, taps on) is loaded only when a variant needs it, so a process
 // running only `bare` or only `tjs` shows that stack's own peak RSS; prompt ids may then be given.
-const needEntropix = VARIANTS.some((v) => ["bare-taps", "bare-taps-last", "greedy", "entropix"].includes(v)) || !opts.promptIds;
+const needEntropix = VARIANTS.some((v) => ["bare-taps", "bare-taps-last", "greedy", "entropix", "entropix-reference", "temperature"].includes(v)) || !opts.promptIds;
 const model = needEntropix ? await loadModel(dir, { threads: THREADS, taps: true }) : null;
 const cfg = JSON.parse(readFileSync(path.join(dir, "config.json"), "utf8"));
 let promptIds = opts.promptIds ?? model.tokenizer.encode(PROMPT_TEXT);
@@ -216,6 +217,8 @@ const runners = {
   "bare-taps-last": (n) => bareLoop(model.session, n, lastFetches),
   greedy: (n) => entropixRun("greedy", n),
   entropix: (n) => entropixRun("entropix", n),
+  "entropix-reference": (n) => entropixRun("entropix-reference", n),
+  temperature: (n) => entropixRun("temperature", n),
   tjs: (n) => tjsRun(n),
 };
 

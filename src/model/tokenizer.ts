@@ -29,6 +29,8 @@ export class Tokenizer {
   }
 
   decode(ids: readonly number[], skipSpecial = true): string {
+    // transformers.js throws on an empty list; nothing decodes to nothing.
+    if (ids.length === 0) return "";
     return this.inner.decode(ids as number[], { skip_special_tokens: skipSpecial });
   }
 

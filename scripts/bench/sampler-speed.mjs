@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+// Decode speed of the Entropix samplers relative to plain `--sampler temperature`, on both bundled
+// models, measured in one process per model with interleaved rounds (scripts/bench/decode-worker.mjs)
+// so machine noise hits every variant alike. Prints a markdown table; `npm run bench` and
+// `npm run eval` include it.
+//
+//   node scripts/bench/sampler-speed.mjs [--reps 5] [--tokens 128]
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const arg = (name, dflt) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : dflt);
+const REPS = arg('--reps', 5);
+const TOKENS = arg('--tokens', 128);
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+export function samplerSpeed() {
+  const rows = [];
+  for (const name of ['tiny-stdlib-llama', 'stories260k']) {
+    const cfg = { dir: path.join(ROOT, 'models', name), tokens: TOKENS, promptTokens: 16, reps: REPS, threads: 2, promptText: 'Once upon a time, the old captain', variants: ['temperature', 'entropix', 'entropix-reference'] };
+    const out = execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'bench', 'decode-worker.mjs'), JSON.stringify(cfg)], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 26 });
+    const { runs } = JSON.parse(out.trim().split('\n').pop());
+    const tps = (v) => median(runs[v].map((r) => r.decodeTps));
+    const ratio = (v) => median(runs[v].map((r, i) => r.decodeTps / runs.temperature[i].decodeTps));
+    rows.push({ name, temperature: tps('temperature'), entropix: tps('entropix'), reference: tps('entropix-reference'), ratio: ratio('entropix'), refRatio: ratio('entropix-reference') });
+  }
+  return rows;
+}
+
+export function samplerSpeedTable(rows) {
+  const L = [
+    `| model | \`temperature\` tok/s | \`entropix\` tok/s | \`entropix\` ÷ \`temperature\` (same rounds) | \`entropix-reference\` ÷ \`temperature\` |`,
+    '|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.name} | ${r.temperature.toFixed(1)} | ${r.entropix.toFixed(1)} | ${r.ratio.toFixed(3)}× | ${r.refRatio.toFixed(3)}× |`),
+    '',
+    `Median over ${REPS} interleaved rounds of ${TOKENS} tokens (\`scripts/bench/sampler-speed.mjs\`, 2 threads); the ratio is the median of same-round ratios.`,
+  ];
+  return L.join('\n');
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  process.stdout.write(`${samplerSpeedTable(samplerSpeed())}\n`);
+}
