@@ -348,6 +348,9 @@ describe("interrupted, concurrent and failing downloads", () => {
     try {
       const r = await runCli(["generate", "-m", `hf:${REPO}`, "--sampler", "greedy", "-n", "4", "--json", "Once"], { env: hubEnv(home) });
       assert.equal(r.code, 0, r.stderr);
+      const again = await pull(home);
+      assert.equal(again.code, 0, `pulling a model already there needs no write: ${again.stderr}`);
+      assert.equal((JSON.parse(again.stdout) as { bytes_downloaded: number }).bytes_downloaded, 0);
       const other = await runCli(["pull", "test-org/other"], { env: hubEnv(home) });
       assert.equal(other.code, 1);
       assert.match(other.stderr, /^entropix: the Hugging Face cache .* is not writable; set HF_HUB_CACHE \(or HF_HOME\) to a writable folder/);

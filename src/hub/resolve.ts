@@ -4,7 +4,7 @@
 // snapshot lacks a file the run needs, so a second run, or a model fetched earlier by Python's
 // huggingface_hub, starts with no network at all. `pullHubModel` (entropix pull) always asks the Hub
 // which commit the revision points to now, then fetches what that snapshot lacks.
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { modelInfo } from "@huggingface/hub";
@@ -132,12 +132,17 @@ async function downloadFiles(ref: HubRef, env: HubEnv, paths: RepoPaths, opts: H
   } catch (err) {
     throw hubFailure(err, ref, env);
   }
-  await ensureWritable(paths);
+  const wanted = [choice.onnx, ...choice.files];
+  const refFile = COMMIT_HASH.test(revision) ? null : path.join(paths.refs, ...revision.split("/"));
+  const refCurrent = refFile === null || (existsSync(refFile) && readFileSync(refFile, "utf8").trim() === commit);
+  const missing = wanted.filter((f) => !existsSync(path.join(paths.snapshots, commit, ...f.split("/"))));
+  // Nothing to write (all there, ref current): a read-only cache is fine.
+  if (missing.length > 0 || !refCurrent) await ensureWritable(paths);
   const ctx = { ref, commit, env, paths, fetch, progress: opts.progress ?? null, note: opts.note ?? (() => {}), signal: opts.signal };
   let files = 0;
   let bytes = 0;
   // The decoder first: it is the big one, and a dtype mistake shows before the small files.
-  for (const file of [choice.onnx, ...choice.files]) {
+  for (const file of missing) {
     try {
       const r = await fetchFile(ctx, file);
       if (r.bytes > 0) files++;
@@ -147,13 +152,9 @@ async function downloadFiles(ref: HubRef, env: HubEnv, paths: RepoPaths, opts: H
     }
   }
   // Record where the revision points (huggingface_hub does the same; a commit needs no ref).
-  if (!COMMIT_HASH.test(revision)) {
-    await mkdir(paths.refs, { recursive: true });
-    await writeFileAtomic(path.join(paths.refs, ...revision.split("/")), commit).catch(async (err) => {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-      await mkdir(path.dirname(path.join(paths.refs, ...revision.split("/"))), { recursive: true });
-      await writeFileAtomic(path.join(paths.refs, ...revision.split("/")), commit);
-    });
+  if (refFile !== null && !refCurrent) {
+    await mkdir(path.dirname(refFile), { recursive: true });
+    await writeFileAtomic(refFile, commit);
   }
   const dir = path.join(paths.snapshots, commit);
   const onnx = await completeSnapshot(dir, opts.dtype);
