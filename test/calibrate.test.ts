@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { chmodSync, cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { jsonLines, REPO_ROOT, runCli, STORIES, tempDir } from "./helpers.js";
+import { CLI_KILL_MS } from "./helpers.js";
 import { parseProfileFile, REFERENCE_PROFILE } from "../src/sampler/thresholds.js";
 import { quadrantOf } from "../src/sampler/policy.js";
 import { CALIBRATION_PERCENTILES, enforceMonotone, isMonotone, percentile, percentileRank, thresholdsFromSamples } from "../src/calibrate/statistics.js";
@@ -104,7 +105,9 @@ test("each calibration sample is the model's prediction of the next corpus token
 test("calibrate writes a monotone profile with its provenance beside a writable model; generate uses it", async () => {
   const dir = writableStories();
   const env = { ENTROPIX_CACHE_DIR: tempDir("entropix-cache-") };
-  const r = await runCli(["calibrate", "-m", dir, "--tokens", "512", "--json"], { env });
+  // With the heat search (7 heats × 8 generations) this run is the suite's longest CLI call: allow
+  // it 3× the usual kill time (the worst time seen for it under load is in WORST_CLI_MS's note).
+  const r = await runCli(["calibrate", "-m", dir, "--tokens", "512", "--json"], { env, timeoutMs: 3 * CLI_KILL_MS });
   assert.equal(r.code, 0, r.stderr);
   const result = JSON.parse(r.stdout);
   const file = path.join(dir, "entropix.thresholds.json");
@@ -151,8 +154,23 @@ test("calibrate writes a monotone profile with its provenance beside a writable 
   }
   assert.equal(typeof meta.statistics.attn_entropy.p50, "number");
 
+  // The heat: the grid, each point's loop rate, and the rule "coolest heat whose loop rate is 0"
+  // (else the lowest loop rate, hotter on ties), applied here to the recorded grid.
+  const heat = meta.heat as { heat: number; grid: { heat: number; loop_rate: number; nll: number; distinct3: number }[] };
+  assert.deepEqual(heat.grid.map((g) => g.heat), [0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]);
+  for (const g of heat.grid) assert.ok(g.loop_rate >= 0 && g.loop_rate <= 1 && g.nll > 0 && g.distinct3 > 0 && g.distinct3 <= 1);
+  const clean = heat.grid.find((g) => g.loop_rate === 0);
+  const want = clean ?? [...heat.grid].sort((a, b) => a.loop_rate - b.loop_rate || b.heat - a.heat)[0];
+  assert.equal(heat.heat, want.heat);
+  assert.equal(json.temperature, heat.heat, "the heat is the profile's base temperature");
+  assert.equal(result.heat, heat.heat);
+
   const cal = await generateJson(["-m", dir, "--verbose"], env);
   assert.equal(cal.summary.thresholds, "calibrated");
+  // The default sampler starts from the calibrated heat: its sampled steps are at most 4.5× it (copy
+  // guard) and, away from copies, exactly it.
+  const sampled = cal.tokens.filter((t) => t.temperature !== 0);
+  assert.ok(sampled.some((t) => Math.abs((t.temperature as number) - heat.heat) < 1e-12), JSON.stringify(sampled.map((t) => t.temperature)));
   assert.match(cal.r.stderr, /thresholds \(calibrated: .*entropix\.thresholds\.json\)/);
   // The quadrants are the calibrated profile's, not the reference's.
   for (const t of cal.tokens) assert.equal(t.quadrant, quadrantOf(t as { entropy: number; varentropy: number }, profile));
@@ -166,7 +184,7 @@ test("calibrate writes a monotone profile with its provenance beside a writable 
 test("a read-only model folder gets its profile in the cache, keyed so generate finds it", async () => {
   const cache = tempDir("entropix-cache-");
   const before = readdirSync(STORIES);
-  const r = await runCli(["calibrate", "-m", STORIES, "--tokens", "256"], { env: { ENTROPIX_CACHE_DIR: cache } });
+  const r = await runCli(["calibrate", "-m", STORIES, "--tokens", "256", "--no-heat"], { env: { ENTROPIX_CACHE_DIR: cache } });
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(readdirSync(STORIES), before, "nothing written into the read-only fixture");
   assert.match(r.stdout, /^calibrated stories260k on 256 tokens of calibration\.txt: low_ent [\d.e-]+ \(p10\), .* → .*thresholds.*\.json \(in the cache/);
@@ -184,7 +202,7 @@ test("a read-only model folder gets its profile in the cache, keyed so generate 
 test("a profile calibrated on another model file is ignored with a note", async () => {
   const dir = writableStories();
   const env = { ENTROPIX_CACHE_DIR: tempDir("entropix-cache-") };
-  assert.equal((await runCli(["calibrate", "-m", dir, "--tokens", "128"], { env })).code, 0);
+  assert.equal((await runCli(["calibrate", "-m", dir, "--tokens", "128", "--no-heat"], { env })).code, 0);
   const file = path.join(dir, "entropix.thresholds.json");
   const json = JSON.parse(readFileSync(file, "utf8"));
   json.meta.model.onnx_size += 1;
@@ -199,7 +217,7 @@ test("--output writes the profile elsewhere; generate --thresholds FILE names th
   const dir = writableStories();
   const out = path.join(tempDir(), "p.json");
   const env = { ENTROPIX_CACHE_DIR: tempDir("entropix-cache-") };
-  const r = await runCli(["calibrate", "-m", dir, "--tokens", "128", "--output", out], { env });
+  const r = await runCli(["calibrate", "-m", dir, "--tokens", "128", "--output", out, "--no-heat"], { env });
   assert.equal(r.code, 0, r.stderr);
   assert.ok(existsSync(out));
   assert.ok(!existsSync(path.join(dir, "entropix.thresholds.json")));

@@ -17,7 +17,7 @@ test("--sampler greedy continues the published greedy text", async () => {
 });
 
 test("--json trace: token lines with every field, then a summary; entropix reaches ≥ 3 quadrants", async () => {
-  const r = await runCli(["generate", ...M, "Once upon a time", "--json", "--seed", "3", "-n", "120", "--ignore-eos"]);
+  const r = await runCli(["generate", ...M, "Once upon a time", "--sampler", "entropix-reference", "--json", "--seed", "3", "-n", "120", "--ignore-eos"]);
   assert.equal(r.code, 0, r.stderr);
   const lines = jsonLines(r.stdout);
   const tokens = lines.filter((l) => l.type === "token");
@@ -53,7 +53,7 @@ test("--json trace: token lines with every field, then a summary; entropix reach
       assert.equal(t.quadrant, q, `token ${t.index}`);
       for (const k of ["attn_entropy", "attn_varentropy", "agreement", "interaction_strength"]) assert.ok(typeof t[k] === "number" && (t[k] as number) >= 0 && Number.isFinite(t[k]), `${k}: ${t[k]}`);
       assert.ok((t.attn_entropy as number) <= Math.log2(5 + (t.index as number)) + 1e-9, "attention entropy ≤ log2 of the positions");
-      assert.equal(t.sampler, "entropix");
+      assert.equal(t.sampler, "entropix-reference");
       out = (await seq.step([t.id as number]))[0];
     }
   } finally {
@@ -65,13 +65,15 @@ test("--json trace: token lines with every field, then a summary; entropix reach
       type: "summary",
       prompt_tokens: 5,
       generated_tokens: 120,
+      inserts: tokens.filter((t) => t.inserted === true).length,
+      inserted_tokens: tokens.filter((t) => t.inserted === true).reduce((a, t) => a + (t.ids as number[]).length, 0),
       quadrants: Object.fromEntries(["confident", "clarify", "explore", "resample", "adaptive"].map((q) => [q, tokens.filter((t) => t.quadrant === q).length])),
       prefill_ms: 0,
       prefill_tokens_per_s: 0,
       decode_tokens_per_s: 0,
       mean_entropy: Math.round((tokens.reduce((a, t) => a + (t.entropy as number), 0) / 120) * 1e4) / 1e4,
       seed: 3,
-      sampler: "entropix",
+      sampler: "entropix-reference",
       attention_source: "taps",
       stop_reason: "max_tokens",
       thresholds: "reference",

@@ -88,7 +88,10 @@ test("--model that is neither a folder nor a bundled name: one line listing the 
       const r = await runCli(cmd);
       assert.equal(r.code, 2, `${cmd.join(" ")}: ${r.stderr}`);
       assert.equal(r.stdout, "");
-      assert.equal(r.stderr, `entropix: --model ${arg}: no such model folder and not a bundled model name (bundled: tiny-stdlib-llama, stories260k); pass a model folder or one of those names\n`);
+      const want = arg.includes("/")
+        ? `entropix: ${arg}: model folder not found; pass an existing folder with --model, or a bundled model name (bundled: tiny-stdlib-llama, stories260k)\n`
+        : `entropix: --model ${arg}: no such model folder and not a bundled model name (bundled: tiny-stdlib-llama, stories260k); pass a model folder or one of those names\n`;
+      assert.equal(r.stderr, want);
     }
   }
 });

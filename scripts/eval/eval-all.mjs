@@ -15,6 +15,8 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const args = process.argv.slice(2);
 const seeds = args.includes('--seeds') ? args[args.indexOf('--seeds') + 1] : '3';
 const quick = args.includes('--quick');
+// --only NAME: rerun one model; the other model's section is kept from its last run (docs/eval/NAME.md).
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : null;
 const SAMPLERS = 'greedy,temperature:0.5,temperature:0.7,temperature:0.85,temperature:1.0,temperature:1.15,temperature:1.3,min-p:0.1,top-p:0.9,entropix-reference,entropix';
 const MODELS = [
   { name: 'tiny-stdlib-llama', lexicon: 'data/eval/lexicon-tiny-stdlib-llama.txt' },
@@ -66,16 +68,23 @@ function section(m, r) {
 }
 
 const started = Date.now();
-const sections = [];
 for (const m of MODELS) {
+  if (only && m.name !== only) continue;
   process.stderr.write(`eval: ${m.name}\n`);
-  sections.push(section(m, evalJson(m)));
+  writeFileSync(join(ROOT, 'docs', 'eval', `${m.name}.md`), section(m, evalJson(m)));
 }
+const sections = MODELS.map((m) => {
+  try {
+    return readFileSync(join(ROOT, 'docs', 'eval', `${m.name}.md`), 'utf8');
+  } catch {
+    return `## ${m.name}\n\nNot run yet: \`node scripts/eval/eval-all.mjs --only ${m.name}\`.\n`;
+  }
+});
 const total = (Date.now() - started) / 60000;
 const head = [
   '# EVAL.md: does Entropix beat plain sampling?',
   '',
-  `Written by \`npm run eval\` (scripts/eval/eval-all.mjs) on ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores, in ${total.toFixed(1)} minutes. Rerun it to check every number here.`,
+  `Written by \`npm run eval\` (scripts/eval/eval-all.mjs) on ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores; each section gives the minutes its model took. Rerun it to check every number here (\`--only NAME\` reruns one model).`,
   '',
   'Each model generates from its own prompt set (written for this project, in `data/eval/`), every sampler with the same prompts and seeds. NLL is the mean −log2 p of the generated tokens under the model itself (teacher-forced); distinct-3 is unique token trigrams over all trigrams of a generation; a loop is a span of ≥ 8 tokens repeated back to back in the last 32; intervals are 95% bootstrap intervals over prompts. The **temperature frontier** joins the `temperature:T` points (same filter chain as the default: top-k 27, top-p 0.9, min-p 0.03) piecewise-linearly in the (distinct-3, NLL) plane; a sampler\'s **gap** is its NLL minus the frontier\'s NLL at its own distinct-3 (negative = better than plain temperature sampling at equal diversity). Generations run all 120 tokens (end-of-sequence ignored) so lengths match.',
   '',

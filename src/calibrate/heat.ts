@@ -12,7 +12,7 @@ import { scoreContinuation } from "../eval/score.js";
 export const HEAT_GRID = [0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0] as const;
 export const HEAT_PROMPTS = 8;
 export const HEAT_PROMPT_TOKENS = 12;
-export const HEAT_TOKENS = 96;
+export const HEAT_TOKENS = 64;
 export const HEAT_RULE = "the coolest heat (base temperature) on the grid whose calibration generations have loop rate 0; if every heat loops, the one with the lowest loop rate (hotter on ties)";
 
 export interface HeatPoint {

@@ -14,7 +14,7 @@ import path from "node:path";
 import { UsageError } from "../errors.js";
 import type { ModelFacts } from "../model/model.js";
 import { defaultCacheDir, folderWritable, sha256File } from "../onnx/patch-cache.js";
-import { parseProfileFile, parseThresholdProfile, REFERENCE_PROFILE } from "../sampler/thresholds.js";
+import { parseProfileFile, REFERENCE_PROFILE } from "../sampler/thresholds.js";
 import type { SamplerSettings, ThresholdProfile } from "../types.js";
 import { scaleFromMeta, type MetricScale } from "../sampler/scale.js";
 import { writeFileAtomic } from "../atomic-write.js";
@@ -201,21 +201,30 @@ export function calibratedThresholds(found: FoundProfile): ResolvedThresholds {
 }
 
 /**
+ * A `--thresholds FILE`: its thresholds, and — when it is a calibrated profile (`calibrate --output`)
+ * — its calibration scale and heat, exactly as if it had been found beside the model.
+ */
+export function thresholdsFromFile(spec: string): ResolvedThresholds {
+  let text: string;
+  try {
+    text = readFileSync(spec, "utf8");
+  } catch (e) {
+    throw new UsageError(`${spec}: cannot read the thresholds file (${(e as NodeJS.ErrnoException).code ?? e})`);
+  }
+  const { thresholds, settings } = parseProfileFile(text, spec);
+  const root = JSON.parse(text) as { meta?: unknown };
+  const meta = typeof root.meta === "object" && root.meta !== null ? (root.meta as Record<string, unknown>) : null;
+  return { profile: thresholds, label: spec, scale: meta ? scaleFromMeta(meta) : null, settings };
+}
+
+/**
  * `--thresholds` semantics: a file → that file; "reference" → the reference profile; absent → the
  * model's calibrated profile when one exists and is current, else the reference. `note` receives one
  * line per calibrated profile that was found but ignored.
  */
 export async function resolveThresholds(spec: string | undefined, facts: ModelFacts, note: (message: string) => void = () => {}, cacheDir?: string): Promise<ResolvedThresholds> {
   if (spec === "reference") return { profile: REFERENCE_PROFILE, label: "reference" };
-  if (spec !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(spec, "utf8");
-    } catch (e) {
-      throw new UsageError(`${spec}: cannot read the thresholds file (${(e as NodeJS.ErrnoException).code ?? e})`);
-    }
-    return { profile: parseThresholdProfile(text, spec), label: spec };
-  }
+  if (spec !== undefined) return thresholdsFromFile(spec);
   const lookup = await findCalibratedProfile(facts, cacheDir);
   for (const i of lookup.ignored) note(`ignoring calibrated thresholds ${i.path}: ${i.reason}; run \`entropix calibrate\` again`);
   if (lookup.found) return calibratedThresholds(lookup.found);

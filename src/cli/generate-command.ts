@@ -1,6 +1,5 @@
 // `entropix generate`: flags → prompts → the library's generate() → terminal, JSON Lines, --compare
 // and --report. Registered on the program by main.ts.
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import { Command, Option } from "commander";
 import { UsageError } from "../errors.js";
@@ -10,11 +9,11 @@ import { colorEnabled, JsonRenderer, TerminalRenderer, type Streams } from "./re
 import { collect, integer, nonNegative, oneOf, positive, unitInterval } from "./numbers.js";
 import { collectPrompts, STDIN_RULES, type PromptItem } from "./prompts.js";
 import { TRUNCATE_MODES, type Truncate } from "../prompt-ids.js";
-import { parseThresholdProfile, REFERENCE_PROFILE, BASE_SETTINGS } from "../sampler/thresholds.js";
-import { SAMPLER_NAMES, type SamplerName, type ThresholdProfile } from "../types.js";
+import { REFERENCE_PROFILE, BASE_SETTINGS } from "../sampler/thresholds.js";
+import { SAMPLER_NAMES, type SamplerName } from "../types.js";
 import type { ChatMessage } from "../model/tokenizer.js";
 import { randomSeed } from "../sampler/rng.js";
-import type { ResolvedThresholds } from "../calibrate/profile-store.js";
+import { thresholdsFromFile, type ResolvedThresholds } from "../calibrate/profile-store.js";
 import { ENTROPIX_VERSION } from "../calibrate/version.js";
 import { ReportRecorder } from "../report/recorder.js";
 import { checkReportPath } from "../report/write.js";
@@ -113,15 +112,10 @@ export function registerGenerateCommand(program: Command, deps: GenerateDeps): C
     .action((prompt: string[], flags: GenerateFlags) => runGenerate(prompt, flags, deps));
 }
 
-function loadThresholds(spec: string | undefined): ThresholdProfile | undefined {
-  if (spec === undefined || spec === "reference") return spec === "reference" ? REFERENCE_PROFILE : undefined;
-  let text: string;
-  try {
-    text = readFileSync(spec, "utf8");
-  } catch (e) {
-    throw new UsageError(`${spec}: cannot read the thresholds file (${(e as NodeJS.ErrnoException).code ?? e})`);
-  }
-  return parseThresholdProfile(text, spec);
+/** --thresholds: a file (a calibrated profile keeps its scale and heat) or "reference"; undefined: none given. */
+function loadThresholds(spec: string | undefined): ResolvedThresholds | undefined {
+  if (spec === undefined) return undefined;
+  return spec === "reference" ? { profile: REFERENCE_PROFILE, label: "reference" } : thresholdsFromFile(spec);
 }
 
 function generateOptions(flags: GenerateFlags, item: PromptItem, thresholds: ResolvedThresholds, signal: AbortSignal): GenerateOptions {
@@ -200,7 +194,7 @@ async function runGenerate(promptArgs: string[], flags: GenerateFlags, deps: Gen
     // --thresholds FILE | reference; else the model's calibrated profile when it has one (issue 8).
     for (const n of model.notes) streams.err.write(`note: ${n.replace("calibrate the model again", "run `entropix calibrate` again")}\n`);
     const thresholds: ResolvedThresholds =
-      flags.thresholds === undefined ? model.thresholds : flags.thresholds === "reference" ? { profile: REFERENCE_PROFILE, label: "reference" } : { profile: loadThresholds(flags.thresholds)!, label: flags.thresholds };
+      loadThresholds(flags.thresholds) ?? model.thresholds;
     const color = colorEnabled(flags.color, process.stdout);
     // One seed for the whole invocation, chosen before --verbose prints it.
     flags.seed ??= randomSeed();

@@ -6,7 +6,7 @@ import { DTYPES } from "../model/folder.js";
 import path from "node:path";
 import { BUNDLED_MODELS_DIR, bundledModels, defaultModelPath, resolveModelArg } from "../model/bundled.js";
 import { recordModelUse } from "../model/recent.js";
-import { isHubRef, parseHubRef } from "../hub/ref.js";
+import { isHubRef } from "../hub/ref.js";
 import { resolveModelFlag } from "./pull-command.js";
 import { integer, oneOf } from "./numbers.js";
 
@@ -25,9 +25,6 @@ export function addModelOptions(cmd: Command): Command {
     .option(
       "-m, --model <dir>",
       `model folder (Hugging Face ONNX layout), bundled model name (${bundledModels().map((m) => m.name).join(", ")}), or hf:OWNER/NAME[@REVISION] from the Hub`,
-      // hf: references are checked here (a malformed one is a usage error before anything loads)
-      // and resolved to their cache snapshot by openModel.
-      (v: string) => (isHubRef(v) ? (parseHubRef(v), v) : resolveModelArg(v)),
       DEFAULT_MODEL_DIR,
     )
     .option("--onnx-file <file>", "which .onnx file in the folder to run")
@@ -42,8 +39,9 @@ export function addModelOptions(cmd: Command): Command {
  * every stream: the user should know where that much disk went.
  */
 export async function openModel(flags: ModelFlags, err: NodeJS.WriteStream, opts: { calibrated?: boolean } = {}): Promise<Model> {
+  // Resolved here, not while parsing flags, so every other flag is checked before this can fail.
   // hf:OWNER/NAME → its snapshot in the Hugging Face cache, downloaded first if needed (issue 15).
-  const dir = await resolveModelFlag(flags, err);
+  const dir = isHubRef(flags.model) ? await resolveModelFlag(flags, err) : resolveModelArg(flags.model);
   const progress = err.isTTY ? (m: string) => err.write(`${m}\n`) : undefined;
   // Only loads that take over a second say so (and only on a terminal).
   const slow = progress ? setTimeout(() => progress(`loading ${flags.model}…`), 1000) : undefined;

@@ -75,7 +75,7 @@ export class TerminalRenderer {
  * temperature runs log the state each step would have been in.
  */
 export function quadrantLabel(sampler: string): string {
-  return sampler === "entropix" ? "quadrants" : "states seen (not used)";
+  return sampler === "entropix" || sampler === "entropix-reference" ? "quadrants" : "states seen (not used)";
 }
 
 export function formatQuadrants(q: Record<Quadrant, number>): string {

@@ -48,5 +48,9 @@ export function resolveModelArg(arg: string, models: BundledModel[] = bundledMod
   const hit = models.find((m) => m.name === arg);
   if (hit) return hit.path;
   const names = models.map((m) => m.name).join(", ") || "none found";
+  // Something written as a path (a separator in it) is a missing folder rather than a wrong name.
+  if (arg.includes("/") || arg.includes(path.sep)) {
+    throw new UsageError(`${arg}: model folder not found; pass an existing folder with --model, or a bundled model name (bundled: ${names})`);
+  }
   throw new UsageError(`--model ${arg}: no such model folder and not a bundled model name (bundled: ${names}); pass a model folder or one of those names`);
 }

@@ -304,7 +304,7 @@ function summaryBlock(run: ReportRun): string {
   }
   const notes = run.notices.map((m) => `<p class="note">note: ${escapeHtml(m)}</p>`).join("");
   // Only the entropix sampler acts on the quadrants; other runs show the states they passed through.
-  const label = run.sampler === "entropix" ? "" : `<span class="tick">states seen (not used):</span> `;
+  const label = run.sampler === "entropix" || run.sampler === "entropix-reference" ? "" : `<span class="tick">states seen (not used):</span> `;
   return `<p class="facts">${facts.map(escapeHtml).join(" · ")}</p><p class="chips">${label}${quadrantChips(s ? s.quadrants : countQuadrants(run.tokens))}</p>${notes}`;
 }
 
