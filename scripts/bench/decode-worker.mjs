@@ -156,7 +156,8 @@ async function entropixRun(sampler, n) {
   let run0 = 0;
   let run1 = 0;
   for await (const e of generate(model, "", { promptIds, sampler, maxTokens: n, seed: 1, ignoreEos: true })) {
-    if (e.type === "token") {
+    // An inserted clarifying text is not a generated token (it does not count toward maxTokens).
+    if (e.type === "token" && !e.inserted) {
       tLast = now();
       run1 = model.session.runMs;
       if (ids.length === 0) {

@@ -21,8 +21,8 @@ const median = (xs) => {
 export function samplerSpeed() {
   const rows = [];
   for (const name of ['tiny-stdlib-llama', 'stories260k']) {
-    const cfg = { dir: path.join(ROOT, 'models', name), tokens: TOKENS, promptTokens: 16, reps: REPS, threads: 2, promptText: 'Once upon a time, the old captain', variants: ['temperature', 'entropix', 'entropix-reference'] };
-    const out = execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'bench', 'decode-worker.mjs'), JSON.stringify(cfg)], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 26 });
+    const cfg = { dir: path.join(ROOT, 'models', name), tokens: TOKENS, promptTokens: 16, reps: REPS, threads: 2, promptText: 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her friends every day.', variants: ['temperature', 'entropix', 'entropix-reference'] };
+    const out = execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'bench', 'decode-worker.mjs'), JSON.stringify(cfg)], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 });
     const { runs } = JSON.parse(out.trim().split('\n').pop());
     const tps = (v) => median(runs[v].map((r) => r.decodeTps));
     const ratio = (v) => median(runs[v].map((r, i) => r.decodeTps / runs.temperature[i].decodeTps));

@@ -1,11 +1,18 @@
 #!/usr/bin/python3
-"""Stage 2: train a byte-level BPE tokenizer (vocab 4096 incl. <|endoftext|>) on build/model/data/train.txt.
+"""Stage 2: train a byte-level BPE tokenizer (vocab 4096 incl. <|endoftext|>) on build/model/data/train.txt,
+or reuse an existing one, and encode the data.
 
-    /usr/bin/python3 scripts/model/02-tokenizer.py [--vocab 4096]
+    /usr/bin/python3 scripts/model/02-tokenizer.py [--vocab 4096] [--reuse models/tiny-stdlib-llama/tokenizer.json]
+
+--reuse copies the given tokenizer.json (with its tokenizer_config.json and special_tokens_map.json
+beside it) instead of training one: needed to continue training a model that was trained with it.
 
 Writes build/model/tokenizer/{tokenizer.json,tokenizer_config.json,special_tokens_map.json} and the
 token-id streams build/model/data/{train,heldout}.bin (uint16, documents separated by <|endoftext|>,
-one <|endoftext|> before the first document) used by training.
+one <|endoftext|> before the first document) used by training.  train.bin is the concatenation of
+the per-source train.<source>.txt streams in stats.json's order; tokens.json records each source's
+token range so training can sample sources with weights.  Every heldout*.txt is encoded to a .bin
+beside it (per-source held-out numbers).
 """
 import argparse
 import collections
@@ -97,7 +104,17 @@ def main():
     ap.add_argument("--data", default=os.path.join(BUILD, "data"))
     ap.add_argument("--out", default=os.path.join(BUILD, "tokenizer"))
     ap.add_argument("--max-length", type=int, default=512)
+    ap.add_argument("--reuse", default=None, help="existing tokenizer.json to copy instead of training one")
     args = ap.parse_args()
+    if args.reuse:
+        import shutil
+        os.makedirs(args.out, exist_ok=True)
+        src = os.path.dirname(os.path.abspath(args.reuse))
+        for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+            shutil.copyfile(os.path.join(src, name), os.path.join(args.out, name))
+        print(f"reusing the tokenizer in {src}", flush=True)
+        encode_all(args, time.time())
+        return
 
     t0 = time.time()
     with open(os.path.join(args.data, "train.txt"), encoding="utf-8") as f:
@@ -188,16 +205,41 @@ def main():
         json.dump({"bos_token": EOT, "eos_token": EOT, "unk_token": EOT, "pad_token": EOT}, f, indent=2)
         f.write("\n")
 
-    # encode the corpora to id streams
+    encode_all(args, t0)
+
+
+def encode_all(args, t0):
+    """Encode the corpora to uint16 id streams (see the module docstring)."""
     tok = Tokenizer.load(os.path.join(args.out, "tokenizer.json"))
-    stats = {}
-    for name, text in (("train", train_text), ("heldout", open(os.path.join(args.data, "heldout.txt"), encoding="utf-8").read())):
-        ids = tok.encode(text, add_bos=True)
-        arr = np.asarray(ids, dtype=np.uint16)
-        arr.tofile(os.path.join(args.data, f"{name}.bin"))
-        nbytes = len(text.encode("utf-8"))
-        stats[name] = {"tokens": len(ids), "bytes": nbytes, "bytes_per_token": nbytes / len(ids)}
-        print(f"{name}: {len(ids)} tokens, {nbytes} bytes, {nbytes/len(ids):.3f} bytes/token", flush=True)
+    with open(os.path.join(args.data, "stats.json")) as f:
+        data_stats = json.load(f)
+    stats = {"train_sources": []}
+
+    def enc(path):
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        ids = np.asarray(tok.encode(text, add_bos=True), dtype=np.uint16)
+        return ids, len(text.encode("utf-8"))
+
+    parts = []
+    start = 0
+    for name in data_stats["sources"]:
+        ids, nbytes = enc(os.path.join(args.data, f"train.{name}.txt"))
+        parts.append(ids)
+        w = data_stats.get("mix", {}).get(name)
+        stats["train_sources"].append({"source": name, "start": start, "end": start + len(ids), "bytes": nbytes, "weight": w})
+        start += len(ids)
+        print(f"train.{name}: {len(ids)} tokens, {nbytes} bytes, {nbytes/len(ids):.3f} bytes/token", flush=True)
+    train = np.concatenate(parts)
+    train.tofile(os.path.join(args.data, "train.bin"))
+    nbytes = sum(s["bytes"] for s in stats["train_sources"])
+    stats["train"] = {"tokens": len(train), "bytes": nbytes, "bytes_per_token": nbytes / len(train)}
+    for fn in sorted(os.listdir(args.data)):
+        if fn.startswith("heldout") and fn.endswith(".txt"):
+            ids, nbytes = enc(os.path.join(args.data, fn))
+            ids.tofile(os.path.join(args.data, fn[:-4] + ".bin"))
+            stats[fn[:-4]] = {"tokens": len(ids), "bytes": nbytes, "bytes_per_token": nbytes / len(ids)}
+            print(f"{fn[:-4]}: {len(ids)} tokens, {nbytes} bytes, {nbytes/len(ids):.3f} bytes/token", flush=True)
     with open(os.path.join(args.data, "tokens.json"), "w") as f:
         json.dump(stats, f, indent=2)
     print(f"done in {time.time()-t0:.1f}s")

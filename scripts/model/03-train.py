@@ -8,10 +8,21 @@ the model/optimisation settings stored in the checkpoint win over the command li
 (total schedule length) and --threads.  `--bench K` times K training steps of the configured model
 and exits without writing anything.
 
+--init PATH starts a new run from the weights in PATH ({"config", "model"}, e.g. written by
+onnx-to-ckpt.py from the shipped model) instead of a random initialisation; the shape flags are then
+taken from that file.  --eval-only prints the held-out numbers of the loaded weights (checkpoint or
+--init) and exits.
+
+Training windows are sampled per source with the weights in data/tokens.json (from 01-data's mix;
+--mix "name=w,..." overrides), uniformly within each source's token range.
+
 Log lines (build/model/train.log, appended) are JSON objects:
   {"kind":"train","step":..,"loss":..,"lr":..,"tokens":..,"elapsed_s":..,"tok_per_s":..}
   {"kind":"eval","step":..,"heldout_loss":..,"heldout_bpb":..,"tokens":..,"elapsed_s":..}
-heldout_bpb = total nats over all held-out tokens / ln 2 / UTF-8 bytes of heldout.txt.
+heldout_bpb = total nats over all held-out tokens / ln 2 / UTF-8 bytes of heldout.txt (the v1 held-out set).
+Every --source-eval-every-th evaluation (and the last) adds "sources": {name: bits/byte} for each
+data/heldout.<name>.bin on its own, "v1_bpb"/"fiction_bpb" over the per-source streams of each set
+(total nats / ln 2 / total bytes; stats.json heldout_sets) .
 """
 import argparse
 import json
@@ -63,6 +74,12 @@ def parse():
     ap.add_argument("--eval-every", type=int, default=250, help="steps between held-out evaluations")
     ap.add_argument("--log-every", type=int, default=10)
     ap.add_argument("--bench", type=int, default=0)
+    ap.add_argument("--init", default=None, help="start from these weights (a {config, model} .pt) instead of random ones")
+    ap.add_argument("--eval-only", action="store_true")
+    ap.add_argument("--mix", default=None, help="source sampling weights 'name=w,...' (default: data/tokens.json)")
+    ap.add_argument("--source-eval-every", type=int, default=2, help="per-source held-out numbers every N-th evaluation (0: never)")
+    ap.add_argument("--no-final-eval", action="store_true",
+                    help="skip the evaluation at the end (on a loaded machine: run --eval-only on the checkpoint instead, at a kinder priority)")
     return ap.parse_args()
 
 
@@ -102,6 +119,47 @@ def evaluate(model, heldout, block, nbytes, batch=16):
     return total / count, total / math.log(2) / nbytes, count
 
 
+def train_sources(a, n_train):
+    """[(source range)], sampling probabilities: from tokens.json's train_sources (weights from the data
+    mix or --mix); a data folder without them is one source sampled uniformly."""
+    path = os.path.join(a["data"], "tokens.json")
+    srcs = None
+    if os.path.exists(path):
+        with open(path) as f:
+            srcs = json.load(f).get("train_sources")
+    if not srcs:
+        return [{"source": "all", "start": 0, "end": n_train}], np.ones(1)
+    w = {s["source"]: s.get("weight") or 0.0 for s in srcs}
+    if a.get("mix"):
+        for kv in a["mix"].split(","):
+            k, v = kv.split("=")
+            if k not in w:
+                sys.exit(f"--mix: unknown source {k!r} (known: {', '.join(w)})")
+            w[k] = float(v)
+    p = np.array([w[s["source"]] for s in srcs], dtype=np.float64)
+    if p.sum() <= 0:
+        p = np.array([s["end"] - s["start"] for s in srcs], dtype=np.float64)
+    return srcs, p / p.sum()
+
+
+def heldout_sets(data):
+    """{set: [(name, ids, bytes)]} from stats.json's heldout_sets (empty for older data folders)."""
+    path = os.path.join(data, "stats.json")
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        sets = json.load(f).get("heldout_sets", {})
+    out = {}
+    for set_name, files in sets.items():
+        out[set_name] = []
+        for fn in files:
+            base = os.path.join(data, fn[:-4])
+            if os.path.exists(base + ".bin"):
+                name = fn[len("heldout."):-4]
+                out[set_name].append((name, np.fromfile(base + ".bin", dtype=np.uint16), os.path.getsize(base + ".txt")))
+    return out
+
+
 def atomic_save(obj, path):
     tmp = path + ".tmp"
     torch.save(obj, tmp)
@@ -125,7 +183,8 @@ def main():
     ck = None
     if resume:
         ck = torch.load(args.ckpt, map_location="cpu")
-        keep = {k: a[k] for k in ("threads", "ckpt", "log", "data", "ckpt_every_s", "eval_every", "log_every", "bench", "deadline")}
+        keep = {k: a[k] for k in ("threads", "ckpt", "log", "data", "ckpt_every_s", "eval_every", "log_every", "bench", "deadline",
+                                  "eval_only", "no_final_eval", "source_eval_every")}
         # --steps on the command line wins only when it changes the plan; otherwise the checkpoint's
         # (possibly deadline-shortened) schedule is kept, so re-running the same command resumes it.
         if a["steps"] is not None and a["steps"] != ck["args"].get("planned_steps", ck["args"]["steps"]):
@@ -133,7 +192,7 @@ def main():
             keep["planned_steps"] = a["steps"]
         a.update(ck["args"])
         a.update(keep)
-        if ck["step"] >= a["steps"]:
+        if ck["step"] >= a["steps"] and not a["eval_only"]:
             print(f"checkpoint already at step {ck['step']} >= {a['steps']}; nothing to do")
             return
     if a["steps"] is None:
@@ -145,6 +204,12 @@ def main():
     if a["deadline"]:
         import calendar
         deadline = calendar.timegm(time.strptime(a["deadline"], "%Y-%m-%dT%H:%M"))
+    init = None
+    if a.get("init") and ck is None:
+        init = torch.load(a["init"], map_location="cpu")
+        ic = init["config"]
+        a.update(vocab=ic["vocab_size"], dim=ic["dim"], layers=ic["n_layers"], heads=ic["n_heads"],
+                 kv_heads=ic["n_kv_heads"], head_dim=ic["head_dim"], hidden=ic["hidden_dim"])
     cfg = Config(
         vocab_size=a["vocab"], dim=a["dim"], n_layers=a["layers"], n_heads=a["heads"], n_kv_heads=a["kv_heads"],
         head_dim=a["head_dim"], hidden_dim=a["hidden"],
@@ -154,6 +219,9 @@ def main():
     torch.manual_seed(a["seed"])
     rng = np.random.default_rng(a["seed"])
     model = LlamaLM(cfg)
+    if init is not None:
+        model.load_state_dict(init["model"])
+        print(f"initialised from {a['init']}", flush=True)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW(
@@ -163,6 +231,8 @@ def main():
     train = np.fromfile(os.path.join(a["data"], "train.bin"), dtype=np.uint16)
     heldout = np.fromfile(os.path.join(a["data"], "heldout.bin"), dtype=np.uint16)
     heldout_bytes = os.path.getsize(os.path.join(a["data"], "heldout.txt"))
+    sources, weights = train_sources(a, len(train))
+    held_sets = heldout_sets(a["data"])
     step = 0
     tokens = 0
     elapsed = 0.0
@@ -178,15 +248,41 @@ def main():
     else:
         print(f"config {json.dumps(cfg.to_dict())} params {model.n_params()}", flush=True)
         print(f"train tokens {len(train)} heldout tokens {len(heldout)} heldout bytes {heldout_bytes}", flush=True)
-
     B, T = a["batch"], a["block"]
+    print("mix " + json.dumps({s["source"]: round(float(w), 4) for s, w in zip(sources, weights)}), flush=True)
+
+    def full_eval(with_sources):
+        te = time.time()
+        hl, bpb, n = evaluate(model, heldout, T, heldout_bytes)
+        rec = {"kind": "eval", "step": step, "heldout_loss": round(hl, 5), "heldout_bpb": round(bpb, 5),
+               "heldout_tokens": n, "tokens": tokens, "elapsed_s": round(elapsed, 1)}
+        if with_sources:
+            per = {}
+            for set_name, files in held_sets.items():
+                nats = nbytes = 0.0
+                for name, ids, b in files:
+                    l, _, c = evaluate(model, ids, T, 1)
+                    per[name] = round(l * c / math.log(2) / b, 5)
+                    nats += l * c
+                    nbytes += b
+                rec[f"{set_name}_bpb"] = round(nats / math.log(2) / nbytes, 5)
+            rec["sources"] = per
+        rec["eval_s"] = round(time.time() - te, 1)
+        rec["time"] = time.strftime("%H:%M:%S")
+        return rec
+
+    if a.get("eval_only"):
+        print(json.dumps(full_eval(True)), flush=True)
+        return
+
 
     def batch():
         b, t = B, T
         if a.get("long_block") and a["long_block"] > T and step >= (1 - a["long_frac"]) * a["steps"]:
             t = a["long_block"]
             b = max(1, B * T // t)
-        ix = rng.integers(0, len(train) - t - 1, size=b)
+        src = rng.choice(len(sources), size=b, p=weights)
+        ix = [int(rng.integers(sources[k]["start"], sources[k]["end"] - t - 1)) for k in src]
         x = torch.from_numpy(np.stack([train[i : i + t + 1].astype(np.int64) for i in ix]))
         return x[:, :-1], x[:, 1:]
 
@@ -258,22 +354,25 @@ def main():
             window.append((now, step))
             del window[:-26]
             if deadline is not None and step < a["steps"] and len(window) >= 6:
-                # wall seconds per step over the last <=250 steps (includes evaluations and other load);
-                # keep 5% slack plus one final evaluation
+                # wall seconds per step over the last <=25 log points (includes evaluations and other
+                # load); keep 5% slack plus one final evaluation.  The schedule follows the load both
+                # ways: it shrinks to fit the deadline and grows back (up to the planned length) when
+                # the machine frees up, so one slow patch early on does not cut the run short for good.
                 per_step = (window[-1][0] - window[0][0]) / (window[-1][1] - window[0][1])
                 left = deadline - now - 60
                 fit = int(left / per_step * 0.95)
-                if step + fit < a["steps"]:
-                    new_steps = max(step + 10, step + fit)
+                # at least 10 more steps when shrinking, but never past the current schedule once
+                # the deadline is near (a negative fit must end the run, not extend it)
+                new_steps = max(min(a["steps"], step + 10), min(a["planned_steps"], step + fit))
+                if abs(new_steps - a["steps"]) > 0.02 * a["steps"]:
                     log(args.log, {"kind": "reschedule", "step": step, "old_steps": a["steps"], "new_steps": new_steps,
                                    "sec_per_step": round(per_step, 3), "time": time.strftime("%H:%M:%S")})
                     a["steps"] = new_steps
-        if step % a["eval_every"] == 0 or step == a["steps"]:
+        if step % a["eval_every"] == 0 or (step == a["steps"] and not a.get("no_final_eval")):
             te = time.time()
-            hl, bpb, n = evaluate(model, heldout, T, heldout_bytes)
-            log(args.log, {"kind": "eval", "step": step, "heldout_loss": round(hl, 5), "heldout_bpb": round(bpb, 5),
-                           "heldout_tokens": n, "tokens": tokens, "elapsed_s": round(elapsed, 1),
-                           "eval_s": round(time.time() - te, 1), "time": time.strftime("%H:%M:%S")})
+            k = step // a["eval_every"]
+            every = a.get("source_eval_every", 0)
+            log(args.log, full_eval(step == a["steps"] or (every > 0 and k % every == 0)))
             t_log += time.time() - te
         if time.time() - last_ckpt > a["ckpt_every_s"] or step == a["steps"]:
             atomic_save(state(), args.ckpt)

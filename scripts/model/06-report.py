@@ -1,13 +1,18 @@
 #!/usr/bin/python3
 """Stage 6: loss curve + training summary for the model README.
 
-    /usr/bin/python3 scripts/model/06-report.py
+    /usr/bin/python3 scripts/model/06-report.py [--log build/model/train.log] [--baseline build/model/baseline.json]
+        [--init-note "..."]
+
+--baseline is the JSON line 03-train.py --eval-only printed for the previous model (its per-source
+held-out numbers become the "old" column); --init-note says what the run started from.
 
 Reads build/model/train.log (JSON lines from 03-train.py), build/model/data/{stats,tokens}.json and
 the exported config, writes models/tiny-stdlib-llama/loss.svg (hand-written SVG, no matplotlib) and
 replaces the block between `<!-- training-summary:begin -->` and `<!-- training-summary:end -->` in
 models/tiny-stdlib-llama/README.md. Nothing else in the README is touched.
 """
+import argparse
 import json
 import math
 import os
@@ -30,7 +35,12 @@ def read_log(path):
             {"train": train, "eval": evals, "reschedule": resched}.get(r["kind"], []).append(r)
     # a resumed run may re-log steps after the last checkpoint: keep the last record per step
     dedupe = lambda rs: sorted({r["step"]: r for r in rs}.values(), key=lambda r: r["step"])
-    return dedupe(train), dedupe(evals), resched
+    train, evals = dedupe(train), dedupe(evals)
+    if evals:
+        # train records past the final evaluation are work a killed run did after its last checkpoint,
+        # which the resumed run redid or dropped: not part of the model
+        train = [r for r in train if r["step"] <= evals[-1]["step"]]
+    return train, evals, resched
 
 
 def svg(train, evals, out):
@@ -96,8 +106,40 @@ def svg(train, evals, out):
         f.write("\n".join(p) + "\n")
 
 
+def source_table(stats, last_e, base):
+    """Markdown rows: held-out bits/byte per source and set, old (baseline) and new."""
+    books = {b["id"].replace("/", "-"): b for b in stats["sources"].get("gutenberg", {}).get("books", [])}
+    new = last_e.get("sources", {})
+    old = (base or {}).get("sources", {})
+    f = lambda d, k: f"{d[k]:.3f}" if k in d else "–"
+    rows = ["| Held-out set | Source (held-out part) | Bytes | Old model | This model |", "|---|---|---|---|---|"]
+    label = {"moby-dick": "Moby-Dick (chapters 134, 135, epilogue)", "sotu": "State of the Union (2013–2021 addresses)"}
+    for set_name, files in stats.get("heldout_sets", {}).items():
+        for fn in files:
+            k = fn[len("heldout."):-4]
+            b = books.get(k)
+            name = f"*{b['title'].split(' (')[0]}* ({b['heldout']})" if b else label.get(k, k)
+            nbytes = b["heldout_bytes"] if b else stats["sources"][k]["heldout_bytes"]
+            rows.append(f"| {set_name} | {name} | {nbytes:,} | {f(old, k)} | {f(new, k)} |")
+        tot = f"{set_name}_bpb"
+        o = f"{base[tot]:.3f}" if base and tot in base else "–"
+        n = f"{last_e[tot]:.3f}" if tot in last_e else "–"
+        rows.append(f"| **{set_name}** | **all of the set** (total nats / total bytes of its per-source texts) | | **{o}** | **{n}** |")
+    return "\n".join(rows)
+
+
 def main():
-    train, evals, resched = read_log(os.path.join(BUILD, "train.log"))
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--log", default=os.path.join(BUILD, "train.log"))
+    ap.add_argument("--baseline", default=os.path.join(BUILD, "baseline.json"))
+    ap.add_argument("--init-note", default=None)
+    ap.add_argument("--threads", type=int, default=2, help="torch threads the run used (for the table)")
+    ap.add_argument("--nice", type=int, default=10, help="nice level the run used (for the table)")
+    args = ap.parse_args()
+    train, evals, resched = read_log(args.log)
+    base = None
+    if os.path.exists(args.baseline):
+        base = json.load(open(args.baseline))
     svg(train, evals, os.path.join(MODEL, "loss.svg"))
     cfg = json.load(open(os.path.join(MODEL, "config.json")))
     stats = json.load(open(os.path.join(BUILD, "data", "stats.json")))
@@ -111,7 +153,9 @@ def main():
     n_params = V * d + Lr * (d * H * hd + 2 * d * KV * hd + H * hd * d + 3 * d * f + 2 * d) + d
     secs = last_t.get("elapsed_s", 0)
     hms = lambda r: sum(int(x) * m for x, m in zip(r["time"].split(":"), (3600, 60, 1)))
-    allr = sorted(train + evals, key=lambda r: r["step"])
+    # wall clock of this run: its train records and later evaluations (a step-0 evaluation of the
+    # starting weights may have been made separately, before the run)
+    allr = sorted(train + [e for e in evals if e["step"] > 0], key=lambda r: r["step"])
     wall = (hms(allr[-1]) - hms(allr[0])) % 86400 + (allr[0]["elapsed_s"] if allr else 0) if allr else 0
     cpu = "x86-64 CPU"
     try:
@@ -129,7 +173,12 @@ def main():
         "epochs": round(last_t.get("tokens", 0) / toks["train"]["tokens"], 2),
         "train_compute_s": secs,
         "wall_s": wall,
+        "tok_per_s": round(last_t.get("tokens", 0) / wall, 1) if wall else None,
         "final_heldout_bpb": last_e.get("heldout_bpb"),
+        "final_sources": last_e.get("sources"),
+        "final_v1_bpb": last_e.get("v1_bpb"),
+        "final_fiction_bpb": last_e.get("fiction_bpb"),
+        "baseline": base,
         "final_heldout_loss": last_e.get("heldout_loss"),
         "best_heldout_bpb": best_e.get("heldout_bpb"),
         "reschedules": resched,
@@ -143,11 +192,21 @@ def main():
 | Layers / hidden / MLP | {Lr} / {d} / {f} (SwiGLU) |
 | Attention | {H} query heads × {hd}, {KV} key/value heads (GQA), RoPE θ={cfg['rope_theta']:g} |
 | Vocabulary / context | {V} byte-level BPE / {cfg['max_position_embeddings']} (trained on 256-token windows, the last 15 % of steps on 512-token windows) |
-| Training steps × batch | {last_t.get('step')} × 16 × 256 tokens |
-| Tokens seen | {last_t.get('tokens', 0)/1e6:.2f} M ({summary['epochs']} epochs of {toks['train']['tokens']/1e6:.2f} M training tokens) |
-| Training time | {secs/3600:.2f} h in training steps, {wall/3600:.2f} h wall clock including evaluations and restarts, on a 2-core {cpu} shared with other work (PyTorch 1.13 CPU, 2 threads, fp32, `nice 10`) |
-| Held-out loss | {last_e.get('heldout_loss')} nats/token |
-| **Held-out bits per byte** | **{last_e.get('heldout_bpb')}** (total nats over all {last_e.get('heldout_tokens')} held-out tokens / ln 2 / {stats['heldout_bytes']:,} UTF-8 bytes) |
+{f"| Started from | {args.init_note} |" + chr(10) if args.init_note else ""}| Training steps × batch | {last_t.get('step')} × 16 × 256 tokens (this run) |
+| Tokens seen | {last_t.get('tokens', 0)/1e6:.2f} M in this run ({summary['epochs']} epochs of {toks['train']['tokens']/1e6:.2f} M training tokens, sampled per source: {', '.join(f"{s['source']} {s['weight']:.0%}" for s in toks.get('train_sources', []) if s.get('weight') is not None)}) |
+| Training time | {secs/3600:.2f} h in training steps, {wall/3600:.2f} h wall clock including evaluations and restarts ({summary['tok_per_s']} tokens/s overall), on a 2-core {cpu} shared with other work (PyTorch 1.13 CPU, {args.threads} thread{'s' if args.threads > 1 else ''}, fp32, `nice {args.nice}`) |
+| Held-out loss (v1 set) | {last_e.get('heldout_loss')} nats/token |
+| **Held-out bits per byte (v1 set)** | **{last_e.get('heldout_bpb')}** (total nats over all {last_e.get('heldout_tokens')} v1 held-out tokens / ln 2 / {stats['heldout_bytes']:,} UTF-8 bytes; the first model: {base['heldout_bpb'] if base else '–'}) |
+
+held-out bits per byte (v1 held-out set): {last_e.get('heldout_bpb', float('nan')):.3f}
+
+held-out bits per byte (fiction held-out set): {last_e.get('fiction_bpb', float('nan')):.3f}
+
+Per source (bits per byte; each held-out text evaluated on its own in 256-token windows, so the
+per-source numbers of the v1 set combine to a slightly different total than the single-stream figure
+above; "old model" is the first shipped model evaluated the same way):
+
+{source_table(stats, last_e, base)}
 
 ![loss curve](loss.svg)
 <!-- training-summary:end -->"""
