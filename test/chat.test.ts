@@ -139,7 +139,8 @@ describe("entropix chat on a terminal (tmux)", { skip: hasTmux ? false : "tmux i
   test("Ctrl-C at the prompt keeps the session, a turn streams, Ctrl-D leaves", async () => {
     const name = `entropix-chat-${process.pid}`;
     const tmux = (...args: string[]) => execFileSync("tmux", args, { encoding: "utf8" });
-    const pane = () => tmux("capture-pane", "-p", "-t", name);
+    // The whole scrollback, wrapped lines joined: a long reply must not push earlier lines out of view.
+    const pane = () => tmux("capture-pane", "-p", "-J", "-S", "-", "-t", name);
     const until = async (what: RegExp, ms = 30_000) => {
       for (let t = 0; t < ms; t += 100) {
         if (what.test(pane())) return;
