@@ -1,7 +1,7 @@
 // The generation loop: prefill, then per token: metrics → sampler → feed back, until a stop.
 // It only orchestrates; metrics and the sampler are pure modules, output is the consumer's job.
 import type { Model } from "./model/model.js";
-import { ContextFull, type StepOutput } from "./model/sequence.js";
+import { ContextFull, type Sequence, type StepOutput } from "./model/sequence.js";
 import { StreamingDecoder } from "./model/tokenizer.js";
 import { RuntimeFailure, UsageError } from "./errors.js";
 import { QUADRANTS, type Quadrant, type SamplerName, type SamplerSettings, type StepMetrics, type ThresholdProfile, type AttentionMetrics } from "./types.js";
@@ -49,6 +49,35 @@ export interface GenerateOptions {
    */
   logprobs?: number;
   signal?: AbortSignal;
+  /** Continue on a kept KV cache (chat turns): see PromptCache. */
+  cache?: PromptCache;
+}
+
+/**
+ * A sequence kept across calls, and the ids its KV cache holds. The next prompt's ids that agree with
+ * them (the longest common prefix) are not fed again: the cache is cut back to that prefix and only
+ * the rest is fed. generate updates `ids` (prompt + the generated tokens fed back) and sets `reused`.
+ */
+export interface PromptCache {
+  sequence: Sequence;
+  ids: number[];
+  reused: number;
+}
+
+/** Prefills `ids`, or only what follows the part of them the cache already holds. */
+async function feedPrompt(seq: Sequence, ids: number[], cache: PromptCache | undefined): Promise<StepOutput> {
+  let held = 0;
+  if (cache && seq.length === cache.ids.length) {
+    const max = Math.min(cache.ids.length, ids.length - 1); // at least one id is fed, for its logits
+    while (held < max && cache.ids[held] === ids[held]) held++;
+  }
+  if (held > 0) seq.truncate(held);
+  const out = held > 0 ? await seq.extend(ids.slice(held)) : await seq.prefill([ids]);
+  if (cache) {
+    cache.ids = [...ids];
+    cache.reused = held;
+  }
+  return out[0];
 }
 
 export const DEFAULT_MAX_TOKENS = 128;
@@ -119,7 +148,7 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
   const decoder = new StreamingDecoder(model.tokenizer, promptIds);
   const stops = new StopMatcher(options.stop ?? []);
   const quadrants = Object.fromEntries(QUADRANTS.map((q) => [q, 0])) as Record<Quadrant, number>;
-  const seq = model.newSequence({ scoreLayers: layers }); // "last": fetch only the scores the metrics read
+  const seq = options.cache?.sequence ?? model.newSequence({ scoreLayers: layers }); // "last": fetch only the scores the metrics read
   let text = "";
   /** Sampled tokens: what maxTokens limits. Inserted clarifying tokens are counted apart. */
   let generated = 0;
@@ -133,7 +162,7 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
   let decodeSteps = 0;
 
   const t0 = performance.now();
-  let out = (await seq.prefill([promptIds]))[0];
+  let out = await feedPrompt(seq, promptIds, options.cache);
   const prefillMs = performance.now() - t0;
   const sampler = createSampler({
     name: samplerName,
@@ -230,6 +259,7 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
       if (recent.length > 8) recent.shift();
       try {
         out = (await seq.step([id]))[0];
+        options.cache?.ids.push(id);
         decodeSteps++;
       } catch (err) {
         if (err instanceof ContextFull) {

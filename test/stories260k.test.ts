@@ -61,9 +61,9 @@ test("`entropix list` shows both bundled models with size, parameters, context a
   const text = await runCli(["list"]);
   assert.equal(text.code, 0, text.stderr);
   const lines = text.stdout.trimEnd().split("\n");
-  assert.match(lines[0], /^NAME\s+SOURCE\s+SIZE\s+PARAMS\s+CONTEXT\s+ATTENTION\s+CALIBRATED$/);
-  assert.match(text.stdout, /^tiny-stdlib-llama \(default\)\s+bundled\s+[\d.]+ [kM]B\s+[\d.]+[KM]\s+\d+\s+taps\s+(yes|no)$/m);
-  assert.match(text.stdout, /^stories260k\s+bundled\s+1\.2 MB\s+260K\s+512\s+taps\s+(yes|no)$/m);
+  assert.match(lines[0], /^NAME\s+SOURCE\s+SIZE\s+DTYPE\s+PARAMS\s+CONTEXT\s+ATTENTION\s+CALIBRATED$/);
+  assert.match(text.stdout, /^tiny-stdlib-llama \(default\)\s+bundled\s+[\d.]+ [kM]B\s+fp32\s+[\d.]+[KM]\s+\d+\s+taps\s+(yes|no)$/m);
+  assert.match(text.stdout, /^stories260k\s+bundled\s+1\.2 MB\s+fp32\s+260K\s+512\s+taps\s+(yes|no)$/m);
 
   const json = await runCli(["list", "--json"]);
   assert.equal(json.code, 0, json.stderr);
@@ -78,8 +78,8 @@ test("`entropix list` shows both bundled models with size, parameters, context a
   assert.equal(path.resolve(stories.path as string), BUNDLED);
   assert.ok((stories.size_bytes as number) > 1e6 && (stories.size_bytes as number) < 2e6);
   assert.equal(models.filter((m) => m.default === true).map((m) => m.name).join(), "tiny-stdlib-llama");
-  // `list` names exactly what --model accepts.
-  assert.deepEqual(models.map((m) => m.name), bundledModels().map((m) => m.name));
+  // `list` names exactly what --model accepts (the bundled names; HF-cached and recent models follow).
+  assert.deepEqual(models.filter((m) => m.source === "bundled").map((m) => m.name), bundledModels().map((m) => m.name));
 });
 
 test("--model that is neither a folder nor a bundled name: one line listing the bundled names, exit 2", async () => {
@@ -123,7 +123,7 @@ test("a folder that is not a usable model still gets a row, with what is wrong",
   assert.equal(rows[1].problem, null);
   assert.equal(rows[1].attentionSource, "taps");
   const table = renderTable(rows);
-  assert.match(table, /^broken\s+bundled\s+\d+ B\s+\?\s+\?\s+\?\s+\?$/m);
+  assert.match(table, /^broken\s+bundled\s+\d+ B\s+\?\s+\?\s+\?\s+\?\s+\?$/m);
   assert.match(table, /^note: broken: .*no \.onnx file found/m);
 });
 

@@ -11,6 +11,8 @@ import { registerGenerateCommand } from "./generate-command.js";
 import { registerInspectCommand } from "./inspect-command.js";
 import { addModelOptions, openModel } from "./model-options.js";
 import { DOCS_HELP } from "./help-text.js";
+import { registerPullCommand } from "./pull-command.js";
+import { registerChatCommand } from "./chat-command.js";
 
 export { DEFAULT_MODEL_DIR } from "./model-options.js";
 /** True while prompts are being read (stdin may never end): Ctrl-C then exits at once. */
@@ -35,6 +37,8 @@ export function buildProgram(streams: Streams, signal: AbortSignal): Command {
   registerCalibrateCommand(program, { streams, signal, addModelOptions, openModel });
   registerEvalCommand(program, { streams, signal, addModelOptions, openModel });
   registerListCommand(program, streams);
+  registerPullCommand(program, { streams, signal });
+  registerChatCommand(program, { streams, signal, addModelOptions, openModel });
 
   return program;
 }

@@ -3,7 +3,11 @@
 import { Command, Option } from "commander";
 import { loadModel, type Model } from "../model/model.js";
 import { DTYPES } from "../model/folder.js";
-import { bundledModels, defaultModelPath, resolveModelArg } from "../model/bundled.js";
+import path from "node:path";
+import { BUNDLED_MODELS_DIR, bundledModels, defaultModelPath, resolveModelArg } from "../model/bundled.js";
+import { recordModelUse } from "../model/recent.js";
+import { isHubRef } from "../hub/ref.js";
+import { resolveModelFlag } from "./pull-command.js";
 import { integer, oneOf } from "./numbers.js";
 
 export const DEFAULT_MODEL_DIR = defaultModelPath();
@@ -18,7 +22,11 @@ export interface ModelFlags {
 
 export function addModelOptions(cmd: Command): Command {
   return cmd
-    .option("-m, --model <dir>", `model folder (Hugging Face ONNX layout) or bundled model name (${bundledModels().map((m) => m.name).join(", ")})`, DEFAULT_MODEL_DIR)
+    .option(
+      "-m, --model <dir>",
+      `model folder (Hugging Face ONNX layout), bundled model name (${bundledModels().map((m) => m.name).join(", ")}), or hf:OWNER/NAME[@REVISION] from the Hub`,
+      DEFAULT_MODEL_DIR,
+    )
     .option("--onnx-file <file>", "which .onnx file in the folder to run")
     .addOption(new Option("--dtype <dtype>", "pick the model_<dtype>.onnx variant").argParser(oneOf("--dtype", DTYPES)))
     .option("--threads <n>", "onnxruntime intra-op threads", integer("--threads", 1, 1024))
@@ -31,13 +39,15 @@ export function addModelOptions(cmd: Command): Command {
  * every stream: the user should know where that much disk went.
  */
 export async function openModel(flags: ModelFlags, err: NodeJS.WriteStream, opts: { calibrated?: boolean } = {}): Promise<Model> {
+  // Resolved here, not while parsing flags, so every other flag is checked before this can fail.
+  // hf:OWNER/NAME → its snapshot in the Hugging Face cache, downloaded first if needed (issue 15).
+  const dir = isHubRef(flags.model) ? await resolveModelFlag(flags, err) : resolveModelArg(flags.model);
   const progress = err.isTTY ? (m: string) => err.write(`${m}\n`) : undefined;
   // Only loads that take over a second say so (and only on a terminal).
   const slow = progress ? setTimeout(() => progress(`loading ${flags.model}…`), 1000) : undefined;
   let model: Model;
   try {
-    // Resolved here, not while parsing flags, so every other flag is checked before this can fail.
-    model = await loadModel(resolveModelArg(flags.model), {
+    model = await loadModel(dir, {
       onnxFile: flags.onnxFile,
       dtype: flags.dtype,
       threads: flags.threads,
@@ -49,6 +59,8 @@ export async function openModel(flags: ModelFlags, err: NodeJS.WriteStream, opts
     clearTimeout(slow);
   }
   if (model.tapped?.written) err.write(`${tappedLine(model)}\n`);
+  // For `entropix list`: local folders used before (bundled models and HF snapshots are listed anyway).
+  if (!model.facts.dir.startsWith(BUNDLED_MODELS_DIR + path.sep)) await recordModelUse(model.facts);
   return model;
 }
 

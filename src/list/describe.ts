@@ -3,7 +3,7 @@
 // tap plan `generate` uses, with nothing written), and whether a calibrated profile is current.
 import { readdirSync, statSync } from "node:fs";
 import path from "node:path";
-import { readModelFolder } from "../model/folder.js";
+import { dtypeOf, readModelFolder } from "../model/folder.js";
 import { scanModel } from "../onnx/scan.js";
 import { planTaps } from "../onnx/taps.js";
 import { countInitializerElements } from "../onnx/weights.js";
@@ -28,6 +28,7 @@ export async function describeModelFolder(dir: string, id: { name: string; sourc
     ...id,
     path: dir,
     sizeBytes: null,
+    dtype: null,
     parameters: null,
     contextLength: null,
     attentionSource: null,
@@ -40,6 +41,7 @@ export async function describeModelFolder(dir: string, id: { name: string; sourc
   try {
     row.sizeBytes = folderBytes(dir);
     const folder = readModelFolder(dir);
+    row.dtype = dtypeOf(folder.onnxFile);
     row.contextLength = folder.config.contextLength;
     row.parameters = (await countInitializerElements(folder.onnxPath)).elements;
     const plan = await planTaps(await scanModel(folder.onnxPath));

@@ -20,13 +20,14 @@ export function formatCount(n: number | null): string {
 
 const yesNo = (b: boolean | null): string => (b === null ? "?" : b ? "yes" : "no");
 
-export function renderTable(rows: ModelRow[]): string {
-  if (rows.length === 0) return "no models found\n";
-  const header = ["NAME", "SOURCE", "SIZE", "PARAMS", "CONTEXT", "ATTENTION", "CALIBRATED"];
+export function renderTable(rows: ModelRow[], notes: string[] = []): string {
+  if (rows.length === 0) return ["no models found", ...notes.map((n) => `note: ${n}`)].join("\n") + "\n";
+  const header = ["NAME", "SOURCE", "SIZE", "DTYPE", "PARAMS", "CONTEXT", "ATTENTION", "CALIBRATED"];
   const cells = rows.map((r) => [
     r.name + (r.isDefault ? " (default)" : ""),
     r.source,
     formatBytes(r.sizeBytes),
+    r.dtype ?? "?",
     formatCount(r.parameters),
     r.contextLength === null ? "?" : String(r.contextLength),
     r.attentionSource ?? "?",
@@ -36,17 +37,19 @@ export function renderTable(rows: ModelRow[]): string {
   const line = (c: string[]): string => c.map((s, i) => (i === c.length - 1 ? s : s.padEnd(widths[i]))).join("  ");
   const out = [line(header), ...cells.map(line)];
   for (const r of rows) if (r.problem) out.push(`note: ${r.name}: ${r.problem}`);
+  for (const n of notes) out.push(`note: ${n}`);
   return `${out.join("\n")}\n`;
 }
 
 /** Stable snake_case keys, like `inspect --json`. */
-export function renderJson(rows: ModelRow[]): string {
+export function renderJson(rows: ModelRow[], notes: string[] = []): string {
   const models = rows.map((r) => ({
     name: r.name,
     source: r.source,
     path: r.path,
     default: r.isDefault,
     size_bytes: r.sizeBytes,
+    dtype: r.dtype,
     parameters: r.parameters,
     context_length: r.contextLength,
     attention_source: r.attentionSource,
@@ -54,5 +57,5 @@ export function renderJson(rows: ModelRow[]): string {
     calibrated: r.calibrated,
     problem: r.problem,
   }));
-  return `${JSON.stringify({ models })}\n`;
+  return `${JSON.stringify({ models, notes })}\n`;
 }

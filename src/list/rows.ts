@@ -12,6 +12,8 @@ export interface ModelRow {
   isDefault: boolean;
   /** Bytes of the folder's files, without entropix's own derived copies (patched .taps.onnx). */
   sizeBytes: number | null;
+  /** The decoder variant a plain run picks (fp32, fp16, q8, …); for a Hugging Face snapshot, every variant it holds. */
+  dtype: string | null;
   /** Elements of the ONNX file's weights (parameters for fp32/fp16 exports). */
   parameters: number | null;
   contextLength: number | null;
@@ -27,6 +29,8 @@ export interface ModelSource {
   /** Short name of the source, shown in the SOURCE column. */
   readonly name: string;
   rows(): Promise<ModelRow[]>;
+  /** Lines shown under the table once rows() ran (e.g. how many cached repos were skipped). */
+  notes?(): string[];
 }
 
 /** Rows of every source, in the sources' order. */

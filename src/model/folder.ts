@@ -17,6 +17,16 @@ const DTYPE_SUFFIX: Record<string, string> = {
   bnb4: "_bnb4",
 };
 export const DTYPES = Object.keys(DTYPE_SUFFIX);
+/** The dtype a decoder's file name stands for (`onnx/model_quantized.onnx` → q8); fp32 otherwise. */
+export function dtypeOf(onnxFile: string): string {
+  const base = onnxFile.split(/[\\/]/).pop() ?? onnxFile;
+  for (const [dtype, suffix] of Object.entries(DTYPE_SUFFIX)) if (suffix !== "" && base === `model${suffix}.onnx`) return dtype;
+  return "fp32";
+}
+/** The file-name suffix of a dtype's decoder (`q8` → `_quantized`); "" for fp32. */
+export function dtypeSuffix(dtype: string): string {
+  return DTYPE_SUFFIX[dtype] ?? `_${dtype}`;
+}
 
 export interface FolderConfig {
   architecture: string;

@@ -87,6 +87,41 @@ export class Sequence {
     return this.forward(ids, positions, width);
   }
 
+  /**
+   * Feeds several tokens onto the cache of a single-row sequence (a chat's next turn) and returns the
+   * logits after the last one. Positions continue from the cache.
+   */
+  async extend(ids: number[]): Promise<StepOutput[]> {
+    if (this.batch !== 1) throw new Error(`extend needs a prefilled single-row sequence (batch ${this.batch})`);
+    if (ids.length === 0) throw new Error("extend needs at least one id");
+    this.checkContext(this.pastLength + ids.length);
+    const positions = ids.map((_, i) => this.nextPosition[0] + i);
+    this.nextPosition[0] += ids.length;
+    for (let i = 0; i < ids.length; i++) this.mask[0].push(1);
+    return this.forward(ids, positions, ids.length);
+  }
+
+  /**
+   * Keeps only the first `n` positions of a single-row cache (a chat turn whose re-rendered history
+   * differs from what was fed after that point). Exact: a position's keys/values depend only on the
+   * positions before it.
+   */
+  truncate(n: number): void {
+    if (this.batch !== 1) throw new Error(`truncate needs a single-row sequence (batch ${this.batch})`);
+    if (n < 0 || n > this.pastLength) throw new Error(`cannot keep ${n} of ${this.pastLength} cached positions`);
+    if (n === this.pastLength) return;
+    for (const [name, t] of this.past) {
+      const [B, H, P, D] = t.dims;
+      const src = t.data as Float32Array | Uint16Array;
+      const dst = src instanceof Uint16Array ? new Uint16Array(B * H * n * D) : new Float32Array(B * H * n * D);
+      for (let h = 0; h < B * H; h++) dst.set(src.subarray(h * P * D, h * P * D + n * D), h * n * D);
+      this.past.set(name, new ort.Tensor(this.io.cacheType, dst, [B, H, n, D]));
+    }
+    this.mask[0] = this.mask[0].slice(0, n);
+    this.nextPosition[0] = n;
+    this.pastLength = n;
+  }
+
   /** Feeds one token per row and returns the next logits for each row. */
   async step(ids: number[]): Promise<StepOutput[]> {
     if (ids.length !== this.batch) throw new Error(`step expects ${this.batch} ids, got ${ids.length}`);

@@ -22,6 +22,7 @@ import { ModelError } from "../errors.js";
 import { scanModel } from "./scan.js";
 import { planTaps, sha256File, writePlan, type TapReport, type WriteResult } from "./taps.js";
 import { writeFileAtomic } from "../atomic-write.js";
+import { isHubSnapshotPath } from "../hub/layout.js";
 
 export interface TappedModel {
   /** The file to run: the patched copy, or the original when nothing was tapped. */
@@ -95,9 +96,11 @@ async function reusable(sidecarPath: string, patchedPath: string, src: { size: n
 /**
  * Whether we may write into `dir`. Besides access(2), the folder's mode bits must grant write to us:
  * root passes access(2) everywhere, but a folder marked read-only (e.g. shared fixtures, r-x) is
- * treated as read-only for root too.
+ * treated as read-only for root too. A Hugging Face cache snapshot always counts as read-only.
  */
 export async function folderWritable(dir: string): Promise<boolean> {
+  // Hugging Face cache snapshots are shared with other tools: never write into them (issue 15).
+  if (isHubSnapshotPath(dir)) return false;
   try {
     await access(dir, constants.W_OK);
     const st = await stat(dir);
@@ -241,6 +244,21 @@ async function externalCurrent(srcDir: string, entryDir: string, recorded: Exter
     }
   }
   return true;
+}
+
+/**
+ * The tap report an earlier run recorded for `onnxPath` (its patched copy beside it or in the cache),
+ * without verifying the copy; null when it was never patched. For listings (`entropix list`).
+ */
+export async function knownTapReport(onnxPath: string, cacheDir?: string): Promise<TapReport | null> {
+  const absPath = path.resolve(onnxPath);
+  const beside = await readSidecar(besidePaths(absPath).sidecar);
+  if (beside) return beside.report;
+  const layout = cacheLayout(path.resolve(cacheDir ?? defaultCacheDir()), absPath);
+  const ptr = await readPointer(layout.pointer);
+  if (!ptr || ptr.path !== absPath) return null;
+  const stem = path.basename(absPath).replace(/\.onnx$/i, "");
+  return (await readSidecar(path.join(layout.entry(ptr.sha256, ptr.external), `${stem}.taps.json`)))?.report ?? null;
 }
 
 /**
