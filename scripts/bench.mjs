@@ -15,6 +15,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, write
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { samplerSpeed, samplerSpeedTable } from "./bench/sampler-speed.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const BUILD = path.join(ROOT, "build", "bench");
@@ -316,6 +317,9 @@ log(`[${elapsed()}] cold start to first token`);
 results.cold = { bundled: await coldStart([], COLD_RUNS) };
 if (haveSmol) results.cold.smollm2 = await coldStart(["--model", SMOL], Math.min(3, COLD_RUNS)).catch(() => null);
 
+log(`[${elapsed()}] entropix vs --sampler temperature (same rounds)`);
+results.samplerSpeed = samplerSpeed();
+
 results.machine.loadEnd = os.loadavg()[0];
 const ticks1 = cpuTicks();
 results.machine.otherCores = ticks0 && ticks1 ? Math.max(0, ticks1.busy - ticks0.busy - (ticks1.ours - ticks0.ours)) / 100 / ((ticks1.t - ticks0.t) / 1000) : NaN;
@@ -437,6 +441,7 @@ function renderMarkdown(r) {
   for (const q of r.rss) L.push(`| ${q.model} | ${q.what} | ${f(q.mb, 0)} MB | ${(q.all ?? [q.mb]).map((v) => f(v, 0)).join(", ")} |`);
   L.push("");
 
+  if (r.samplerSpeed) L.push("## Entropix vs plain temperature sampling", "", samplerSpeedTable(r.samplerSpeed), "");
   L.push("## Cold start to first token", "");
   L.push(`\`bin/entropix generate "Call me Ishmael" -n 1\` spawned from Node; time from spawn to the first byte on stdout (the first token's text), median of ${r.cold.bundled.runs} runs after one run that makes sure the patched copy is cached. Default threads.`, "");
   L.push("| Model | to first token | range | to exit |", "|---|---:|---:|---:|");

@@ -4,15 +4,15 @@
 // so machine noise hits every variant alike. Prints a markdown table; `npm run bench` and
 // `npm run eval` include it.
 //
-//   node scripts/bench/sampler-speed.mjs [--reps 5] [--tokens 128]
+//   node scripts/bench/sampler-speed.mjs [--reps 9] [--tokens 400]
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const arg = (name, dflt) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : dflt);
-const REPS = arg('--reps', 5);
-const TOKENS = arg('--tokens', 128);
+const REPS = arg('--reps', 9);
+const TOKENS = arg('--tokens', 400);
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
