@@ -13,6 +13,8 @@ import { summarize } from "../eval/summarize.js";
 import { formatMarkdown } from "../eval/format-markdown.js";
 import { renderEvalReport } from "../eval/report-html.js";
 import { sameTokenizer } from "../eval/score.js";
+import { loadTokenizer } from "../model/tokenizer.js";
+import { resolveModelArg } from "../model/bundled.js";
 import { checkReportPath } from "../report/write.js";
 import { integer } from "./numbers.js";
 import type { Streams } from "./render.js";
@@ -67,6 +69,10 @@ export function registerEvalCommand(program: Command, deps: EvalDeps): Command {
     .action((promptsFile: string, flags: EvalFlags) => runEvalCommand(promptsFile, flags, deps));
 }
 
+function judgeMismatch(judge: string): UsageError {
+  return new UsageError(`--judge ${judge}: its tokenizer differs from the model's; the judge must score the same token ids (use a model of the same family)`);
+}
+
 function parseSeeds(raw: string): number[] {
   const bad = () => new UsageError(`--seeds takes a count like 3 or a list like 1,2,3 of whole numbers, got "${raw}"`);
   if (/^\d+$/.test(raw.trim())) {
@@ -90,12 +96,18 @@ async function runEvalCommand(promptsFile: string, flags: EvalFlags, deps: EvalD
   if (flags.baseline !== undefined && !specs.some((s) => s.label === flags.baseline)) {
     throw new UsageError(`--baseline ${flags.baseline} is not in --samplers`);
   }
+  // A judge must share the model's tokenizer; with local folders that is checked on the tokenizers
+  // alone, before any session loads (hf: references are checked once they are fetched, below).
+  if (flags.judge !== undefined && !flags.model.startsWith("hf:") && !flags.judge.startsWith("hf:")) {
+    const [a, b] = await Promise.all([loadTokenizer(resolveModelArg(flags.model)), loadTokenizer(resolveModelArg(flags.judge))]);
+    if (!sameTokenizer({ tokenizer: a }, { tokenizer: b })) throw judgeMismatch(flags.judge);
+  }
   const model = await deps.openModel(flags, process.stderr);
   let judge: Model | null = null;
   try {
     if (flags.judge !== undefined) {
       judge = await deps.openModel({ ...flags, model: flags.judge, onnxFile: undefined, dtype: undefined }, process.stderr);
-      if (!sameTokenizer(model, judge)) throw new UsageError(`--judge ${flags.judge}: its tokenizer differs from the model's; the judge must score the same token ids`);
+      if (!sameTokenizer(model, judge)) throw judgeMismatch(flags.judge);
     }
     const thresholds = await resolveThresholds(flags.thresholds, model.facts, (m) => streams.err.write(`note: ${m}\n`));
     const total = prompts.length * seeds.length * specs.length;

@@ -32,7 +32,7 @@ export async function scoreContinuation(model: Model, promptIds: readonly number
  * Whether two models share a tokenizer (the judge must score the same ids): same size, and the same
  * ids for a probe text covering letters, digits, punctuation, whitespace and non-ASCII.
  */
-export function sameTokenizer(a: Model, b: Model): boolean {
+export function sameTokenizer(a: Pick<Model, "tokenizer">, b: Pick<Model, "tokenizer">): boolean {
   if (a.tokenizer.size !== b.tokenizer.size) return false;
   const probe = "Once upon a time, 42 whales sang: \"Ça va?\" — naïve café…\n\tThe END.";
   const x = a.tokenizer.encode(probe, false);
