@@ -42,12 +42,16 @@ function instrument(session) {
   if (!session || session.runMs !== undefined) return;
   const run = session.run.bind(session);
   session.runMs = 0;
+  /** [start, end] of every run, so a loop's decode time can be read off its model calls. */
+  session.runLog = [];
   session.run = async (...args) => {
     const t = now();
     try {
       return await run(...args);
     } finally {
-      session.runMs += now() - t;
+      const end = now();
+      session.runMs += end - t;
+      session.runLog.push([t, end]);
     }
   };
 }
@@ -154,6 +158,7 @@ async function entropixRun(sampler, n) {
   let tLast = 0;
   let quadrants = null;
   let run0 = 0;
+  const log0 = model.session.runLog.length;
   let run1 = 0;
   for await (const e of generate(model, "", { promptIds, sampler, maxTokens: n, seed: 1, ignoreEos: true })) {
     // An inserted clarifying text is not a generated token (it does not count toward maxTokens).
@@ -167,7 +172,14 @@ async function entropixRun(sampler, n) {
       ids.push(e.id);
     } else if (e.type === "summary") quadrants = e.quadrants;
   }
-  return { ids, firstMs: tFirst - t0, decodeMs: tLast - tFirst, runMs: run1 - run0, quadrants };
+  // A token whose text is "" (part of a character; random-weight models make many) is yielded
+  // together with the next token that has text, so event times can bunch up. The model calls do not:
+  // decode = from the end of the prefill run to the end of the last step run (N − 1 runs), as the
+  // bare loop's first-to-last-token time covers N − 1 runs.
+  const runs = model.session.runLog.slice(log0);
+  const decodeMs = runs.length >= 2 ? runs.at(-1)[1] - runs[0][1] : tLast - tFirst;
+  const decodeRunMs = runs.slice(1).reduce((a, [b, e]) => a + (e - b), 0);
+  return { ids, firstMs: tFirst - t0, decodeMs, runMs: runs.length >= 2 ? decodeRunMs : run1 - run0, quadrants };
 }
 
 // ---- transformers.js ----
