@@ -58,6 +58,8 @@ export async function runEval(model: Model, prompts: readonly EvalPrompt[], spec
   const generations: EvalGeneration[] = [];
   const total = prompts.length * o.seeds.length * specs.length;
   for (let p = 0; p < prompts.length; p++) {
+    // The ids generate() prefills for this prompt (same encoding), reused to score every generation.
+    const promptIds = model.tokenizer.encode(prompts[p].text);
     for (const seed of o.seeds) {
       for (const spec of specs) {
         if (o.signal?.aborted) return { generations, partial: true };
@@ -66,7 +68,6 @@ export async function runEval(model: Model, prompts: readonly EvalPrompt[], spec
         let text = "";
         let stopReason = "";
         let speed = 0;
-        let promptIds: number[] = [];
         for await (const e of generate(model, prompts[p].text, {
           ...spec.options,
           settings: { ...spec.options.settings },
@@ -90,7 +91,6 @@ export async function runEval(model: Model, prompts: readonly EvalPrompt[], spec
           }
         }
         if (stopReason === "interrupted") return { generations, partial: true };
-        if (promptIds.length === 0) promptIds = model.tokenizer.encode(prompts[p].text);
         const own = await scoreContinuation(model, promptIds, ids);
         const judged = o.judge ? await scoreContinuation(o.judge, promptIds, ids) : null;
         const g: EvalGeneration = {
