@@ -5,11 +5,15 @@ import { ContextFull, type Sequence, type StepOutput } from "./model/sequence.js
 import { StreamingDecoder } from "./model/tokenizer.js";
 import { RuntimeFailure, UsageError } from "./errors.js";
 import { QUADRANTS, type Quadrant, type SamplerName, type SamplerSettings, type StepMetrics, type ThresholdProfile, type AttentionMetrics } from "./types.js";
-import type { GenerationEvent, StopReason, SummaryEvent, TokenEvent } from "./events.js";
+import type { BranchPointDetails, GenerationEvent, StopReason, SummaryEvent, TokenEvent } from "./events.js";
 import { createLogitStats, logitMetrics, type LogitStats } from "./metrics/logits.js";
-import { chooseInsertIds, describeLogprobs, MAX_LOGPROBS } from "./token-details.js";
+import { chooseInsertIds, describeLogprobs, MAX_LOGPROBS, renderAfter } from "./token-details.js";
 import { attentionMetricsForLayers, createAttentionMetrics, createAttentionScratch } from "./metrics/attention.js";
-import { createSampler } from "./sampler/samplers.js";
+import { createSampler, type SamplerStep } from "./sampler/samplers.js";
+import { quadrantOf } from "./sampler/policy.js";
+import { fallbackScale } from "./sampler/scale.js";
+import { Brancher, type BranchOutcome } from "./branch/brancher.js";
+import { checkBranchFits, resolveBranchOptions, type BranchOptions } from "./branch/options.js";
 import { BASE_SETTINGS, REFERENCE_PROFILE } from "./sampler/thresholds.js";
 import type { MetricScale } from "./sampler/scale.js";
 import type { RelativeParams } from "./sampler/relative.js";
@@ -51,6 +55,8 @@ export interface GenerateOptions {
   signal?: AbortSignal;
   /** Continue on a kept KV cache (chat turns): see PromptCache. */
   cache?: PromptCache;
+  /** Branch and look ahead at uncertain steps (src/branch/); `k` is required, the rest has defaults. */
+  branch?: (Partial<BranchOptions> & { k: number }) | null;
 }
 
 /**
@@ -135,6 +141,16 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
   if (logprobs !== undefined && (!Number.isInteger(logprobs) || logprobs < 0 || logprobs > MAX_LOGPROBS)) {
     throw new UsageError(`logprobs must be a whole number from 0 to ${MAX_LOGPROBS}, got ${logprobs}`);
   }
+  const base = {
+    ...BASE_SETTINGS,
+    ...(samplerName === "entropix" && heat !== undefined ? { temperature: heat } : {}),
+    ...options.settings,
+  };
+  // Branching as asked, else as the model's calibrated profile sets it; `branch: null` turns it off.
+  const branchGiven = options.branch === undefined ? fromModel?.branch : (options.branch ?? undefined);
+  // A profile's branching does not apply to greedy decoding (one candidate); asked for, it is an error.
+  const branchOptions = branchGiven && !(options.branch === undefined && samplerName === "greedy") ? resolveBranchOptions(branchGiven) : null;
+  if (branchOptions) checkBranchFits(branchOptions, samplerName, base);
   const layers = options.attentionLayers ?? "last";
   const scratch: MetricsScratch = {
     logits: createLogitStats(),
@@ -166,11 +182,7 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
   const prefillMs = performance.now() - t0;
   const sampler = createSampler({
     name: samplerName,
-    base: {
-      ...BASE_SETTINGS,
-      ...(samplerName === "entropix" && heat !== undefined ? { temperature: heat } : {}),
-      ...options.settings,
-    },
+    base,
     profile: thresholds,
     seed,
     clarifyIds,
@@ -180,6 +192,7 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
     // The logits row may be wider than config.json's vocabulary (padded embeddings).
     vocabSize: out.logits.length,
   });
+  const brancher = branchOptions ? new Brancher(branchOptions, base, scale ?? fallbackScale(out.logits.length), eos, seed, out.logits.length) : null;
   const tDecode = performance.now();
 
   // Tokens whose text is "" (bytes of a character not complete yet) wait in `pending` until a token
@@ -201,6 +214,51 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
     }
   };
 
+  /** A token event for `step`, chosen from `source` (metrics `m`); feeds the decoder and the recent ids. */
+  const tokenEvent = (step: SamplerStep, m: StepMetrics, source: StepOutput, extra: Pick<TokenEvent, "lookahead" | "branch">): TokenEvent => {
+    const { ids } = step;
+    const inserted = step.action === "insert";
+    let pieceText = "";
+    for (const id of ids) pieceText += decoder.push(id);
+    const event: TokenEvent = {
+      type: "token",
+      index: events,
+      id: ids[0],
+      ...(inserted ? { ids: [...ids] } : {}),
+      inserted,
+      ...extra,
+      text: pieceText,
+      quadrant: step.quadrant,
+      entropy: m.entropy,
+      varentropy: m.varentropy,
+      attn_entropy: m.attnEntropy,
+      attn_varentropy: m.attnVarentropy,
+      agreement: m.agreement,
+      interaction_strength: m.interactionStrength,
+      temperature: step.settings.temperature,
+      top_k: step.settings.topK,
+      top_p: step.settings.topP,
+      min_p: step.settings.minP,
+      sampler: samplerName,
+      // scratch.logits holds the stats of `source`: its metrics were the last computed.
+      ...(logprobs !== undefined ? describeLogprobs(source.logits, ids[0], scratch.logits, logprobs, model.tokenizer, recent) : {}),
+    };
+    for (const id of ids) {
+      recent.push(id);
+      if (recent.length > 8) recent.shift();
+    }
+    return event;
+  };
+  /** Counts an event and passes it through stop matching; returns true when a stop string ended the run. */
+  const take = function* (event: TokenEvent): Generator<TokenEvent, boolean> {
+    events++;
+    quadrants[event.quadrant]++;
+    entropySum += event.entropy;
+    const { release, stopped } = stops.push(event);
+    yield* emit(release);
+    return stopped;
+  };
+
   try {
   loop: while (generated < maxTokens) {
     if (options.signal?.aborted) {
@@ -217,46 +275,39 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
       stopReason = "eos";
       break;
     }
-    let pieceText = "";
-    for (const id of ids) pieceText += decoder.push(id);
-    const event: TokenEvent = {
-      type: "token",
-      index: events,
-      id: ids[0],
-      ...(inserted ? { ids: [...ids] } : {}),
-      inserted,
-      text: pieceText,
-      quadrant: choice.quadrant,
-      entropy: metrics.entropy,
-      varentropy: metrics.varentropy,
-      attn_entropy: metrics.attnEntropy,
-      attn_varentropy: metrics.attnVarentropy,
-      agreement: metrics.agreement,
-      interaction_strength: metrics.interactionStrength,
-      temperature: choice.settings.temperature,
-      top_k: choice.settings.topK,
-      top_p: choice.settings.topP,
-      min_p: choice.settings.minP,
-      sampler: samplerName,
-      ...(logprobs !== undefined ? describeLogprobs(out.logits, ids[0], scratch.logits, logprobs, model.tokenizer, recent) : {}),
-    };
-    events++;
+    // Branching: the step's candidates are rolled out together; the winner's row is kept, fed.
+    const branched = brancher && !inserted && brancher.wants(choice, metrics, generated, seq.room) ? await brancher.branch(seq, out, choice, maxTokens - generated, scratch.logits.max) : null;
+    if (branched) {
+      sampler.amend(branched.tokens);
+      options.cache?.ids.push(...branched.tokens);
+      decodeSteps += branched.tokens.length;
+      const details = branchDetails(branched, model, recent, branchOptions!.score);
+      for (let i = 0; i < branched.tokens.length; i++) {
+        const source = branched.sources[i];
+        const m = i === 0 ? metrics : stepMetrics(source, layers, scratch, generated);
+        const step: SamplerStep = i === 0 ? { ...choice, ids: [branched.tokens[0]] } : { ids: [branched.tokens[i]], quadrant: quadrantOf(m, thresholds), action: "sample", settings: base, sampler: samplerName };
+        const event = tokenEvent(step, m, source, i === 0 ? { branch: details } : { lookahead: true });
+        generated++;
+        if (yield* take(event)) {
+          stopReason = "stop_string";
+          break loop;
+        }
+        if (generated >= maxTokens) break loop;
+      }
+      out = branched.next;
+      continue;
+    }
+    const event = tokenEvent({ ...choice, ids }, metrics, out, {});
     if (inserted) {
       inserts++;
       insertedTokens += ids.length;
     } else generated++;
-    quadrants[choice.quadrant]++;
-    entropySum += metrics.entropy;
-    const { release, stopped } = stops.push(event);
-    yield* emit(release);
-    if (stopped) {
+    if (yield* take(event)) {
       stopReason = "stop_string";
       break;
     }
     if (generated >= maxTokens) break;
     for (const id of ids) {
-      recent.push(id);
-      if (recent.length > 8) recent.shift();
       try {
         out = (await seq.step([id]))[0];
         options.cache?.ids.push(id);
@@ -300,8 +351,34 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
     stop_reason: stopReason,
     thresholds: thresholdsName,
     text,
+    ...(brancher ? { branch: { k: brancher.options.k, lookahead: brancher.options.lookahead, commit_rollout: brancher.options.commitRollout, score: brancher.options.score, ...brancher.stats } } : {}),
   };
   yield summary;
+}
+
+/** The branch point's details for its token event: each candidate's rollout text and numbers. */
+function branchDetails(b: BranchOutcome, model: Model, context: readonly number[], score: string): BranchPointDetails {
+  const mean = (xs: readonly number[]): number => (xs.length === 0 ? 0 : xs.reduce((a, c) => a + c, 0) / xs.length);
+  return {
+    score,
+    winner: b.winner,
+    candidates: b.branches.map((br, i) => {
+      const c = {
+        id: br.tokens[0],
+        rollout: "",
+        tokens: [...br.tokens],
+        score: round(b.scores[i], 4),
+        nll: round(mean(br.nll), 4),
+        entropy: round(mean(br.entropy), 4),
+      };
+      // The rollout's text is decoded when first read (--json, a report), not at every branch point
+      // of a run nobody inspects: decoding K rollouts costs as much as the rest of the branch's bookkeeping.
+      const before = [...context];
+      let text: string | null = null;
+      Object.defineProperty(c, "rollout", { enumerable: true, get: () => (text ??= renderAfter(model.tokenizer, before, br.tokens)) });
+      return c;
+    }),
+  };
 }
 
 function round(x: number, digits = 2): number {

@@ -14,7 +14,7 @@ export interface TopLogprob {
 }
 
 /** Text `ids` add after `context` (decoding them alone would lose SentencePiece's leading space). */
-function renderAfter(tokenizer: Tokenizer, context: readonly number[], ids: readonly number[]): string {
+export function renderAfter(tokenizer: Tokenizer, context: readonly number[], ids: readonly number[]): string {
   const before = tokenizer.decode([...context]);
   const after = tokenizer.decode([...context, ...ids]);
   return after.startsWith(before) ? after.slice(before.length) : tokenizer.decode([...ids]);

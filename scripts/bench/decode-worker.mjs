@@ -12,6 +12,7 @@
 //   greedy     entropix `generate` with sampler greedy (library API, taps on)
 //   entropix   entropix `generate` with the Entropix sampler (seed 1)
 //   entropix-reference, temperature   the same with those samplers (only when asked for in opts.variants)
+//   entropix(knob=v;…)  the default with `entropix eval` knobs, e.g. entropix(branch=4;lookahead=4)
 //   tjs        @huggingface/transformers AutoModelForCausalLM.generate, do_sample false
 // Prefill = prompt tokens / time from the call to the first generated token (prompt ids given,
 // tokenization excluded). Decode = (tokens − 1) / time from the first to the last generated token.
@@ -19,6 +20,7 @@ import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import * as ort from "onnxruntime-node";
 import { loadModel, generate } from "../../dist/src/index.js";
+import { parseSamplerSpec } from "../../dist/src/eval/sampler-specs.js";
 import { AutoModelForCausalLM, Tensor, env } from "@huggingface/transformers";
 
 const opts = JSON.parse(process.argv[2]);
@@ -59,7 +61,7 @@ function instrument(session) {
 // ---- models ----
 // The entropix model (patched copy, taps on) is loaded only when a variant needs it, so a process
 // running only `bare` or only `tjs` shows that stack's own peak RSS; prompt ids may then be given.
-const needEntropix = VARIANTS.some((v) => ["bare-taps", "bare-taps-last", "greedy", "entropix", "entropix-reference", "temperature"].includes(v)) || !opts.promptIds;
+const needEntropix = VARIANTS.some((v) => ["bare-taps", "bare-taps-last", "greedy", "entropix", "entropix-reference", "temperature"].includes(v) || v.startsWith("entropix(")) || !opts.promptIds;
 const model = needEntropix ? await loadModel(dir, { threads: THREADS, taps: true }) : null;
 const cfg = JSON.parse(readFileSync(path.join(dir, "config.json"), "utf8"));
 let promptIds = opts.promptIds ?? model.tokenizer.encode(PROMPT_TEXT);
@@ -151,7 +153,7 @@ async function bareLoop(session, n, fetches) {
 }
 
 // ---- entropix ----
-async function entropixRun(sampler, n) {
+async function entropixRun(sampler, n, extra = {}) {
   const ids = [];
   const t0 = now();
   let tFirst = 0;
@@ -160,7 +162,7 @@ async function entropixRun(sampler, n) {
   let run0 = 0;
   const log0 = model.session.runLog.length;
   let run1 = 0;
-  for await (const e of generate(model, "", { promptIds, sampler, maxTokens: n, seed: 1, ignoreEos: true })) {
+  for await (const e of generate(model, "", { promptIds, sampler, ...extra, maxTokens: n, seed: 1, ignoreEos: true })) {
     // An inserted clarifying text is not a generated token (it does not count toward maxTokens).
     if (e.type === "token" && !e.inserted) {
       tLast = now();
@@ -234,6 +236,10 @@ const runners = {
   temperature: (n) => entropixRun("temperature", n),
   tjs: (n) => tjsRun(n),
 };
+for (const v of VARIANTS.filter((x) => x.startsWith("entropix("))) {
+  const { options } = parseSamplerSpec(v);
+  runners[v] = (n) => entropixRun(options.sampler, n, options);
+}
 
 // ---- facts that make the comparison fair ----
 const facts = {

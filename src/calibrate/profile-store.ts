@@ -14,7 +14,7 @@ import path from "node:path";
 import { UsageError } from "../errors.js";
 import type { ModelFacts } from "../model/model.js";
 import { defaultCacheDir, folderWritable, sha256File } from "../onnx/patch-cache.js";
-import { parseProfileFile, REFERENCE_PROFILE } from "../sampler/thresholds.js";
+import { parseProfileFile, REFERENCE_PROFILE, type ProfileFile } from "../sampler/thresholds.js";
 import type { SamplerSettings, ThresholdProfile } from "../types.js";
 import { scaleFromMeta, type MetricScale } from "../sampler/scale.js";
 import { writeFileAtomic } from "../atomic-write.js";
@@ -117,6 +117,7 @@ export interface FoundProfile {
   profile: ThresholdProfile;
   /** Base settings the profile sets (a calibrated heat: the default sampler's base temperature). */
   settings: Partial<SamplerSettings>;
+  branch?: ProfileFile["branch"];
   meta: Record<string, unknown>;
 }
 
@@ -136,9 +137,10 @@ async function readCandidate(file: string, facts: Pick<ModelFacts, "dir">): Prom
   }
   let profile: ThresholdProfile;
   let settings: Partial<SamplerSettings>;
+  let branch: ProfileFile["branch"];
   let meta: Record<string, unknown> = {};
   try {
-    ({ thresholds: profile, settings } = parseProfileFile(text, file));
+    ({ thresholds: profile, settings, branch } = parseProfileFile(text, file));
     const root = JSON.parse(text) as { meta?: unknown };
     if (typeof root.meta === "object" && root.meta !== null) meta = root.meta as Record<string, unknown>;
   } catch (err) {
@@ -158,7 +160,7 @@ async function readCandidate(file: string, facts: Pick<ModelFacts, "dir">): Prom
   if (st.mtimeMs !== id.onnx_mtime_ms) {
     if (typeof id.onnx_sha256 !== "string" || (await sha256File(onnxPath)) !== id.onnx_sha256) return stale;
   }
-  return { path: file, profile, settings, meta };
+  return { path: file, profile, settings, ...(branch ? { branch } : {}), meta };
 }
 
 /**
@@ -193,11 +195,13 @@ export interface ResolvedThresholds {
   scale?: MetricScale | null;
   /** Base settings from the calibrated profile (its heat); they apply to the default sampler only. */
   settings?: Partial<SamplerSettings>;
+  /** Branching the profile turns on (its "branch" object). */
+  branch?: ProfileFile["branch"];
 }
 
 /** A found profile as the thresholds a run uses: with its calibration scale and heat. */
 export function calibratedThresholds(found: FoundProfile): ResolvedThresholds {
-  return { profile: found.profile, label: "calibrated", path: found.path, scale: scaleFromMeta(found.meta), settings: found.settings };
+  return { profile: found.profile, label: "calibrated", path: found.path, scale: scaleFromMeta(found.meta), settings: found.settings, ...(found.branch ? { branch: found.branch } : {}) };
 }
 
 /**
@@ -211,10 +215,10 @@ export function thresholdsFromFile(spec: string): ResolvedThresholds {
   } catch (e) {
     throw new UsageError(`${spec}: cannot read the thresholds file (${(e as NodeJS.ErrnoException).code ?? e})`);
   }
-  const { thresholds, settings } = parseProfileFile(text, spec);
+  const { thresholds, settings, branch } = parseProfileFile(text, spec);
   const root = JSON.parse(text) as { meta?: unknown };
   const meta = typeof root.meta === "object" && root.meta !== null ? (root.meta as Record<string, unknown>) : null;
-  return { profile: thresholds, label: spec, scale: meta ? scaleFromMeta(meta) : null, settings };
+  return { profile: thresholds, label: spec, scale: meta ? scaleFromMeta(meta) : null, settings, ...(branch ? { branch } : {}) };
 }
 
 /**

@@ -22,10 +22,11 @@ import { addModelOptions, openModel, type ModelFlags } from "./model-options.js"
 import { unescapeC } from "./escapes.js";
 import { MAX_LOGPROBS } from "../token-details.js";
 import { DOCS_HELP } from "./help-text.js";
+import { addBranchOptions, branchFromFlags, checkBranchFlags, type BranchFlags } from "./branch-options.js";
 
 const SAMPLERS = SAMPLER_NAMES;
 
-interface GenerateFlags extends ModelFlags {
+interface GenerateFlags extends ModelFlags, BranchFlags {
   maxTokens: number;
   seed?: number;
   sampler: SamplerName;
@@ -71,7 +72,7 @@ const collectStop = (raw: string, previous: string[] = []): string[] => [...prev
 
 export function registerGenerateCommand(program: Command, deps: GenerateDeps): Command {
   const b = BASE_SETTINGS;
-  return addModelOptions(
+  return addBranchOptions(addModelOptions(
     program
       .command("generate")
       .description("generate text, choosing every token with the Entropix sampler")
@@ -107,7 +108,7 @@ export function registerGenerateCommand(program: Command, deps: GenerateDeps): C
     .option("--system <text>", "system message for --chat")
     .option("-v, --verbose", "print model facts, thresholds, base settings and seed before generating")
     .option("--report <file>", "also write a self-contained HTML report of the run(s) (written on Ctrl-C too)")
-    .option("--report-paths", "show local absolute paths (model folder, profile file) in the report")
+    .option("--report-paths", "show local absolute paths (model folder, profile file) in the report"))
     .addHelpText("after", `\n${STDIN_RULES}\n\n${DOCS_HELP}\n`)
     .action((prompt: string[], flags: GenerateFlags) => runGenerate(prompt, flags, deps));
 }
@@ -148,6 +149,7 @@ function generateOptions(flags: GenerateFlags, item: PromptItem, thresholds: Res
     truncate: flags.truncate,
     // --compare shows the probabilities of the tokens where the runs part ways.
     logprobs: flags.logprobs ?? (flags.compare ? 0 : undefined),
+    branch: branchFromFlags(flags, thresholds),
     signal,
   };
 }
@@ -167,6 +169,7 @@ function checkFlags(promptArgs: string[], flags: GenerateFlags): string[] {
     flags.sampler = "greedy";
     flags.temperature = undefined;
   }
+  checkBranchFlags(flags, flags.sampler, flags.topK ?? BASE_SETTINGS.topK);
   for (const s of [...(flags.stop ?? []), ...(flags.stopRaw ?? [])]) if (s === "") throw new UsageError("--stop needs some text; an empty stop string would stop at once");
   loadThresholds(flags.thresholds);
   if (flags.report !== undefined) checkReportPath(flags.report);
@@ -243,7 +246,8 @@ async function runGenerate(promptArgs: string[], flags: GenerateFlags, deps: Gen
       for (const sampler of samplers) {
         if (signal.aborted) break;
         const run: RunRecord = { sampler, events: [], summary: null };
-        const generated = generate(model, item.prompt, { ...opts, sampler });
+        // --compare's baseline runs plain: it is what branching is compared against.
+        const generated = generate(model, item.prompt, { ...opts, sampler, ...(sampler !== flags.sampler ? { branch: null } : {}) });
         const events = report ? report.record(generated, { prompt: item.prompt, promptIndex: i, id: item.id, sampler }) : generated;
         const json = flags.json ? new JsonRenderer(streams, extra) : null;
         // --compare on a terminal prints both runs at the end: the shared prefix once, then each continuation.

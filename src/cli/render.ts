@@ -82,6 +82,12 @@ export function formatQuadrants(q: Record<Quadrant, number>): string {
   return QUADRANTS.filter((k) => q[k] > 0).map((k) => `${k} ${q[k]}`).join(", ") || "none";
 }
 
+/** The branching part of the summary line. */
+export function formatBranchSummary(b: NonNullable<SummaryEvent["branch"]>): string {
+  const rest = `extra steps ${b.extra_steps}, winner changed ${b.winner_changed}${b.over_budget > 0 ? `, over budget ${b.over_budget}` : ""}`;
+  return `branch K=${b.k} M=${b.lookahead}${b.commit_rollout ? " commit" : ""}: ${b.points} point${b.points === 1 ? "" : "s"} (${rest})`;
+}
+
 /** One llama.cpp-style timings line. */
 export function formatSummary(s: SummaryEvent, loadMs: number | null): string {
   const parts = [
@@ -91,6 +97,7 @@ export function formatSummary(s: SummaryEvent, loadMs: number | null): string {
     `prefill ${s.prefill_ms.toFixed(1)} ms (${s.prefill_tokens_per_s.toFixed(1)} tok/s)`,
     `decode ${s.decode_tokens_per_s.toFixed(1)} tok/s`,
     `sampler ${s.sampler}`,
+    ...(s.branch ? [formatBranchSummary(s.branch)] : []),
     `seed ${s.seed}`,
     `thresholds ${s.thresholds}`,
     `attention: ${s.attention_source}`,

@@ -4,18 +4,21 @@
 //                          these points trace the temperature frontier
 //   min-p:M                T = 1, min-p M, no top-k/top-p
 //   top-p:P                T = 1, top-p P, no top-k/min-p
-//   entropix               the default (model-relative, bounded); knobs: entropix(max-t=1.2;heat=0.7;…)
+//   entropix               the default (model-relative, bounded); knobs: entropix(max-t=1.2;heat=0.7;…),
+//                          branching: entropix(branch=4;lookahead=8;commit=1;branch-on=explore,resample;budget=0.5;score=nll)
 //   entropix-reference     the reference formulas exactly
 import { UsageError } from "../errors.js";
 import type { GenerateOptions } from "../generate.js";
 import type { RelativeParams } from "../sampler/relative.js";
+import { parseTrigger, resolveBranchOptions, type BranchOptions } from "../branch/options.js";
+import { BRANCH_SCORE_NAMES, type BranchScoreName } from "../branch/score.js";
 
 export interface SamplerSpec {
   /** As written in the list; the row label. */
   label: string;
   /** The temperature of a frontier point (temperature:T), else null. */
   frontierTemperature: number | null;
-  options: Pick<GenerateOptions, "sampler" | "settings" | "samplerParams" | "clarifyEvery">;
+  options: Pick<GenerateOptions, "sampler" | "settings" | "samplerParams" | "clarifyEvery" | "branch">;
 }
 
 /** Knob names accepted in entropix(...) → the policy field (or base temperature / clarify spacing). */
@@ -37,6 +40,17 @@ const KNOBS: Record<string, keyof RelativeParams | "heat" | "clarify-every" | "m
   "top-p": "top-p",
 };
 
+/** Branching knobs in entropix(...) → the BranchOptions field. */
+const BRANCH_KNOBS: Record<string, keyof BranchOptions> = {
+  branch: "k",
+  lookahead: "lookahead",
+  commit: "commitRollout",
+  "branch-on": "trigger",
+  "min-u": "minUncertainty",
+  budget: "budget",
+  score: "score",
+};
+
 function number(text: string, what: string, ok: (x: number) => boolean, range: string): number {
   const x = Number(text);
   if (text.trim() === "" || !Number.isFinite(x) || !ok(x)) throw new UsageError(`--samplers: ${what} must be ${range}, got "${text}"`);
@@ -46,11 +60,17 @@ function number(text: string, what: string, ok: (x: number) => boolean, range: s
 function entropixSpec(label: string, knobs: string): SamplerSpec {
   const options: SamplerSpec["options"] = { sampler: "entropix" };
   const params: Partial<RelativeParams> = {};
+  const branch: Partial<BranchOptions> = {};
   for (const part of knobs.split(";").filter((p) => p.trim() !== "")) {
     const [rawKey, rawValue = ""] = part.split("=");
     const key = rawKey.trim();
+    const branchField = BRANCH_KNOBS[key];
+    if (branchField) {
+      setBranchKnob(branch, branchField, rawValue, `${key} in "${label}"`);
+      continue;
+    }
     const field = KNOBS[key];
-    if (!field) throw new UsageError(`--samplers: unknown entropix knob "${key}" in "${label}" (expected ${Object.keys(KNOBS).join(", ")})`);
+    if (!field) throw new UsageError(`--samplers: unknown entropix knob "${key}" in "${label}" (expected ${[...Object.keys(KNOBS), ...Object.keys(BRANCH_KNOBS)].join(", ")})`);
     const what = `${key} in "${label}"`;
     if (field === "heat") options.settings = { ...options.settings, temperature: number(rawValue, what, (x) => x > 0, "> 0") };
     else if (field === "min-p") options.settings = { ...options.settings, minP: number(rawValue, what, (x) => x >= 0 && x <= 1, "in [0, 1]") };
@@ -63,7 +83,29 @@ function entropixSpec(label: string, knobs: string): SamplerSpec {
     else params[field] = number(rawValue, what, () => true, "a number");
   }
   if (Object.keys(params).length > 0) options.samplerParams = params;
+  if (Object.keys(branch).length > 0) {
+    if (branch.k === undefined) throw new UsageError(`--samplers: the branching knobs in "${label}" need branch=K`);
+    const withK = branch as Partial<BranchOptions> & { k: number };
+    try {
+      resolveBranchOptions(withK);
+    } catch (err) {
+      throw new UsageError(`--samplers: "${label}": ${(err as Error).message}`);
+    }
+    options.branch = withK;
+  }
   return { label, frontierTemperature: null, options };
+}
+
+function setBranchKnob(b: Partial<BranchOptions>, field: keyof BranchOptions, raw: string, what: string): void {
+  if (field === "trigger") b.trigger = parseTrigger(raw);
+  else if (field === "score") {
+    if (!(BRANCH_SCORE_NAMES as readonly string[]).includes(raw)) throw new UsageError(`--samplers: ${what} must be one of ${BRANCH_SCORE_NAMES.join(", ")}, got "${raw}"`);
+    b.score = raw as BranchScoreName;
+  } else if (field === "commitRollout") b.commitRollout = number(raw, what, (x) => x === 0 || x === 1, "0 or 1") === 1;
+  else if (field === "k") b.k = number(raw, what, (x) => Number.isInteger(x) && x >= 2, "an integer ≥ 2");
+  else if (field === "lookahead") b.lookahead = number(raw, what, (x) => Number.isInteger(x) && x >= 1, "an integer ≥ 1");
+  else if (field === "minUncertainty") b.minUncertainty = number(raw, what, (x) => x >= 0 && x <= 1, "in [0, 1]");
+  else b.budget = number(raw, what, (x) => x >= 0, "≥ 0");
 }
 
 /** Splits at commas that are not inside entropix(...). */

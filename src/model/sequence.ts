@@ -45,6 +45,7 @@ export class Sequence {
   private nextPosition: number[] = [];
   private pastLength = 0;
   private batch = 0;
+  private readonly forkBuffers = new Map<string, Float32Array | Uint16Array>();
 
   /** The attn_scores.* outputs fetched each run (all 30 of a 30-layer model cost 1.5-4% of a decode step). */
   private readonly scoreOutputs: string[];
@@ -120,6 +121,69 @@ export class Sequence {
     this.mask[0] = this.mask[0].slice(0, n);
     this.nextPosition[0] = n;
     this.pastLength = n;
+  }
+
+  /** Rows in the batch (1 for a single stream). */
+  get rows(): number {
+    return this.batch;
+  }
+
+  /**
+   * Turns a single-row sequence into `k` identical rows (its cache tiled on the batch axis), so `k`
+   * continuations of the same text run as one batched step each (branching). Undo with keepRow.
+   */
+  fork(k: number): void {
+    if (this.batch !== 1) throw new Error(`fork needs a single-row sequence (batch ${this.batch})`);
+    if (!Number.isInteger(k) || k < 1) throw new Error(`fork needs a row count ≥ 1, got ${k}`);
+    if (k === 1) return;
+    for (const [name, t] of this.past) {
+      const [, H, P, D] = t.dims;
+      const src = t.data as Float32Array | Uint16Array;
+      const dst = this.forkBuffer(name, k * src.length, src instanceof Uint16Array);
+      for (let r = 0; r < k; r++) dst.set(src, r * src.length);
+      this.past.set(name, new ort.Tensor(this.io.cacheType, dst, [k, H, P, D]));
+    }
+    this.mask = Array.from({ length: k }, () => [...this.mask[0]]);
+    this.nextPosition = new Array(k).fill(this.nextPosition[0]);
+    this.batch = k;
+  }
+
+  /**
+   * A view of `n` elements of a buffer kept per cache input for forks: a fork's tiled tensors are read
+   * by one run only (its outputs replace them), so the next fork may overwrite them. Reusing the memory
+   * saves allocating and zeroing the whole tiled cache at every branch point.
+   */
+  private forkBuffer(name: string, n: number, half: boolean): Float32Array | Uint16Array {
+    let buf = this.forkBuffers.get(name);
+    if (!buf || buf.length < n || buf instanceof Uint16Array !== half) {
+      const capacity = Math.max(n, Math.ceil((buf?.length ?? 0) * 1.5));
+      buf = half ? new Uint16Array(capacity) : new Float32Array(capacity);
+      this.forkBuffers.set(name, buf);
+    }
+    return buf.subarray(0, n);
+  }
+
+  /** Keeps row `r` of a batch and drops the others (a branch's winner keeps its cache; nothing is re-run). */
+  keepRow(r: number): void {
+    if (!Number.isInteger(r) || r < 0 || r >= this.batch) throw new Error(`no row ${r} in a batch of ${this.batch}`);
+    if (this.batch === 1) return;
+    for (const [name, t] of this.past) {
+      const [, H, P, D] = t.dims;
+      const src = t.data as Float32Array | Uint16Array;
+      const size = H * P * D;
+      // A view, not a copy (onnxruntime reads a typed array's offset): the batch's memory is
+      // released with the next step, whose outputs replace these tensors.
+      this.past.set(name, new ort.Tensor(this.io.cacheType, src.subarray(r * size, (r + 1) * size), [1, H, P, D]));
+    }
+    this.mask = [this.mask[r]];
+    this.nextPosition = [this.nextPosition[r]];
+    this.batch = 1;
+  }
+
+  /** Room left before the context is full (Infinity when the model states no context length). */
+  get room(): number {
+    const ctx = this.facts.contextLength;
+    return ctx === null ? Infinity : ctx - this.pastLength;
   }
 
   /** Feeds one token per row and returns the next logits for each row. */

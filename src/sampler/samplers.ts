@@ -51,6 +51,11 @@ export interface Sampler {
    * may pass the max already found by logitMetrics to save a pass.
    */
   next(logits: Float32Array, metrics: StepMetrics, maxLogit?: number): SamplerStep;
+  /**
+   * Replaces the tokens the last `next` chose with the ones actually kept (a branch point's winner,
+   * and with a committed rollout the tokens after it), so the copy guard reads the real output.
+   */
+  amend(ids: readonly number[]): void;
 }
 
 class ChainSampler implements Sampler {
@@ -59,6 +64,8 @@ class ChainSampler implements Sampler {
   private readonly buf: CandidateBuffer;
   private readonly clarify: ClarifyState;
   private readonly repeats = new RepeatTracker();
+  /** The last step's tokens, recorded in `repeats` at the next step so `amend` can still replace them. */
+  private pending: readonly number[] = [];
 
   constructor(
     readonly name: SamplerName,
@@ -81,6 +88,8 @@ class ChainSampler implements Sampler {
     if (logits.length !== this.buf.capacity) {
       throw new RangeError(`sampler expects ${this.buf.capacity} logits, got ${logits.length}`);
     }
+    this.repeats.push(this.pending);
+    this.pending = [];
     if (this.name === "greedy") {
       return { ids: [argmax(logits)], quadrant: quadrantOf(metrics, this.profile), action: "argmax", settings: GREEDY_SETTINGS, sampler: this.name };
     }
@@ -105,8 +114,14 @@ class ChainSampler implements Sampler {
         step = { ids: [id], quadrant, action: "sample", settings: action.settings, sampler: this.name };
       }
     }
-    this.repeats.push(step.ids);
+    this.pending = step.ids;
     return step;
+  }
+
+  amend(ids: readonly number[]): void {
+    // Steps taken beyond the one `next` chose (a committed rollout) count toward the insert spacing.
+    if (ids.length > 1) this.clarify.stepsSinceClarify += ids.length - 1;
+    this.pending = [...ids];
   }
 
   /**

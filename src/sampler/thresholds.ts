@@ -2,6 +2,7 @@
 // overrides them (§3.3: thresholds are a named, overridable profile). Pure: parses text, reads no file.
 import { UsageError } from "../errors.js";
 import type { SamplerSettings, ThresholdProfile } from "../types.js";
+import { parseBranchSetting, type BranchOptions } from "../branch/options.js";
 
 /** §2 reference thresholds, in bits (tuned for Llama-3, vocabulary 128k). */
 export const REFERENCE_PROFILE: Readonly<ThresholdProfile> = Object.freeze({
@@ -41,6 +42,8 @@ export const SETTING_KEYS: Readonly<Record<string, keyof SamplerSettings>> = Obj
 export interface ProfileFile {
   thresholds: ThresholdProfile;
   settings: Partial<SamplerSettings>;
+  /** Branching the profile turns on ("branch": {"k": …}), absent when it has none. */
+  branch?: Partial<BranchOptions> & { k: number };
 }
 
 type JsonObject = Record<string, unknown>;
@@ -112,6 +115,7 @@ export function parseProfileFile(jsonText: string, source: string, defaults: Thr
   const thresholds: ThresholdProfile = { ...defaults };
   const settings: Partial<SamplerSettings> = {};
   const seen = new Set<string>();
+  let branch: ProfileFile["branch"];
   const take = (obj: JsonObject, where: string, allowThresholds: boolean, allowSettings: boolean): void => {
     for (const [key, value] of Object.entries(obj)) {
       const name = where ? `${where}.${key}` : key;
@@ -131,16 +135,18 @@ export function parseProfileFile(jsonText: string, source: string, defaults: Thr
       } else if (where === "" && key === "settings") {
         if (!isObject(value)) throw new UsageError(`${source}: "settings" must be an object, got ${show(value)}`);
         take(value, "settings", false, true);
+      } else if (where === "" && key === "branch") {
+        branch = parseBranchSetting(value, source);
       } else if (where === "" && key === "meta") {
         // free-form provenance, ignored
       } else {
-        const known = allowThresholds && allowSettings ? [...Object.keys(THRESHOLD_KEYS), ...Object.keys(SETTING_KEYS), "thresholds", "settings", "meta"] : Object.keys(allowThresholds ? THRESHOLD_KEYS : SETTING_KEYS);
+        const known = allowThresholds && allowSettings ? [...Object.keys(THRESHOLD_KEYS), ...Object.keys(SETTING_KEYS), "thresholds", "settings", "branch", "meta"] : Object.keys(allowThresholds ? THRESHOLD_KEYS : SETTING_KEYS);
         throw new UsageError(`${source}: unknown key "${name}" (expected one of ${known.join(", ")})`);
       }
     }
   };
   take(root, "", true, true);
-  return { thresholds, settings };
+  return { thresholds, settings, ...(branch ? { branch } : {}) };
 }
 
 /**
