@@ -15,7 +15,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, write
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { samplerSpeed, samplerSpeedTable } from "./bench/sampler-speed.mjs";
+import { BRANCH_ROWS, branchSpeed, branchSpeedTable, samplerSpeed, samplerSpeedTable } from "./bench/sampler-speed.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const BUILD = path.join(ROOT, "build", "bench");
@@ -319,6 +319,7 @@ if (haveSmol) results.cold.smollm2 = await coldStart(["--model", SMOL], Math.min
 
 log(`[${elapsed()}] entropix vs --sampler temperature (same rounds)`);
 results.samplerSpeed = samplerSpeed();
+results.branchSpeed = branchSpeed(BRANCH_ROWS);
 
 results.machine.loadEnd = os.loadavg()[0];
 const ticks1 = cpuTicks();
@@ -442,6 +443,7 @@ function renderMarkdown(r) {
   L.push("");
 
   if (r.samplerSpeed) L.push("## Entropix vs plain temperature sampling", "", samplerSpeedTable(r.samplerSpeed), "");
+  if (r.branchSpeed) L.push("## Branching vs the plain default (issue #16)", "", branchSpeedTable(r.branchSpeed), "");
   L.push("## Cold start to first token", "");
   L.push(`\`bin/entropix generate "Call me Ishmael" -n 1\` spawned from Node; time from spawn to the first byte on stdout (the first token's text), median of ${r.cold.bundled.runs} runs after one run that makes sure the patched copy is cached. Default threads.`, "");
   L.push("| Model | to first token | range | to exit |", "|---|---:|---:|---:|");

@@ -1,27 +1,31 @@
 // The generation loop: prefill, then per token: metrics → sampler → feed back, until a stop.
 // It only orchestrates; metrics and the sampler are pure modules, output is the consumer's job.
 import type { Model } from "./model/model.js";
-import { ContextFull, type Sequence, type StepOutput } from "./model/sequence.js";
+import { ContextFull, type StepOutput } from "./model/sequence.js";
 import { StreamingDecoder } from "./model/tokenizer.js";
-import { RuntimeFailure, UsageError } from "./errors.js";
-import { QUADRANTS, type Quadrant, type SamplerName, type SamplerSettings, type StepMetrics, type ThresholdProfile, type AttentionMetrics } from "./types.js";
-import type { BranchPointDetails, GenerationEvent, StopReason, SummaryEvent, TokenEvent } from "./events.js";
-import { createLogitStats, logitMetrics, type LogitStats } from "./metrics/logits.js";
-import { chooseInsertIds, describeLogprobs, MAX_LOGPROBS, renderAfter } from "./token-details.js";
-import { attentionMetricsForLayers, createAttentionMetrics, createAttentionScratch } from "./metrics/attention.js";
+import { UsageError } from "./errors.js";
+import { QUADRANTS, type Quadrant, type SamplerName, type SamplerSettings, type StepMetrics, type ThresholdProfile } from "./types.js";
+import type { GenerationEvent, StopReason, SummaryEvent, TokenEvent } from "./events.js";
+import { createLogitStats } from "./metrics/logits.js";
+import { chooseInsertIds, describeLogprobs, MAX_LOGPROBS } from "./token-details.js";
+import { createAttentionMetrics, createAttentionScratch } from "./metrics/attention.js";
 import { createSampler, type SamplerStep } from "./sampler/samplers.js";
 import { quadrantOf } from "./sampler/policy.js";
 import { fallbackScale } from "./sampler/scale.js";
-import { Brancher, type BranchOutcome } from "./branch/brancher.js";
+import { Brancher } from "./branch/brancher.js";
 import { checkBranchFits, resolveBranchOptions, type BranchOptions } from "./branch/options.js";
 import { BASE_SETTINGS, REFERENCE_PROFILE } from "./sampler/thresholds.js";
 import type { MetricScale } from "./sampler/scale.js";
 import type { RelativeParams } from "./sampler/relative.js";
 import { randomSeed } from "./sampler/rng.js";
 import { fitPrompt, type Truncate } from "./prompt-ids.js";
+import { feedPrompt, type PromptCache } from "./prompt-cache.js";
+import { stepMetrics, type AttentionLayers, type MetricsScratch } from "./step-metrics.js";
+import { branchDetails } from "./branch/details.js";
 import { StopMatcher } from "./stop-matcher.js";
 
-export type AttentionLayers = "last" | "all";
+export type { AttentionLayers } from "./step-metrics.js";
+export type { PromptCache } from "./prompt-cache.js";
 
 export interface GenerateOptions {
   sampler?: SamplerName;
@@ -59,61 +63,9 @@ export interface GenerateOptions {
   branch?: (Partial<BranchOptions> & { k: number }) | null;
 }
 
-/**
- * A sequence kept across calls, and the ids its KV cache holds. The next prompt's ids that agree with
- * them (the longest common prefix) are not fed again: the cache is cut back to that prefix and only
- * the rest is fed. generate updates `ids` (prompt + the generated tokens fed back) and sets `reused`.
- */
-export interface PromptCache {
-  sequence: Sequence;
-  ids: number[];
-  reused: number;
-}
-
-/** Prefills `ids`, or only what follows the part of them the cache already holds. */
-async function feedPrompt(seq: Sequence, ids: number[], cache: PromptCache | undefined): Promise<StepOutput> {
-  let held = 0;
-  if (cache && seq.length === cache.ids.length) {
-    const max = Math.min(cache.ids.length, ids.length - 1); // at least one id is fed, for its logits
-    while (held < max && cache.ids[held] === ids[held]) held++;
-  }
-  if (held > 0) seq.truncate(held);
-  const out = held > 0 ? await seq.extend(ids.slice(held)) : await seq.prefill([ids]);
-  if (cache) {
-    cache.ids = [...ids];
-    cache.reused = held;
-  }
-  return out[0];
-}
-
 export const DEFAULT_MAX_TOKENS = 128;
 export const DEFAULT_CLARIFY_TEXT = " ...";
 export const DEFAULT_CLARIFY_EVERY = 64;
-
-/** Per-run buffers for the metrics, so the decode loop reuses them instead of allocating per token. */
-interface MetricsScratch {
-  logits: LogitStats;
-  attention: ReturnType<typeof createAttentionScratch> | null;
-  attentionOut: AttentionMetrics;
-}
-
-/** Metrics of one step; `scratch.logits` keeps the logit max, which the sampler reuses. */
-function stepMetrics(out: StepOutput, layers: AttentionLayers, scratch: MetricsScratch, step: number): StepMetrics {
-  let lm: LogitStats;
-  try {
-    lm = logitMetrics(out.logits, scratch.logits);
-  } catch (err) {
-    // logitMetrics rejects NaN / infinite rows; say which step, so a broken model is told apart from a broken prompt.
-    if (!(err instanceof RuntimeFailure)) throw err;
-    throw new RuntimeFailure(`the model produced non-finite logits at step ${step} (${err.message}); the model file may be broken, re-export or re-download it`);
-  }
-  if (!out.scores || !scratch.attention) {
-    return { entropy: lm.entropy, varentropy: lm.varentropy, attnEntropy: null, attnVarentropy: null, agreement: null, interactionStrength: null };
-  }
-  const chosen = layers === "all" ? out.scores : out.scores.slice(-1);
-  const am = attentionMetricsForLayers(chosen, scratch.attention, scratch.attentionOut);
-  return { entropy: lm.entropy, varentropy: lm.varentropy, ...am };
-}
 
 /**
  * Generates from `prompt` and yields token events as they are chosen, notices, and a final summary.
@@ -354,31 +306,6 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
     ...(brancher ? { branch: { k: brancher.options.k, lookahead: brancher.options.lookahead, commit_rollout: brancher.options.commitRollout, score: brancher.options.score, ...brancher.stats } } : {}),
   };
   yield summary;
-}
-
-/** The branch point's details for its token event: each candidate's rollout text and numbers. */
-function branchDetails(b: BranchOutcome, model: Model, context: readonly number[], score: string): BranchPointDetails {
-  const mean = (xs: readonly number[]): number => (xs.length === 0 ? 0 : xs.reduce((a, c) => a + c, 0) / xs.length);
-  return {
-    score,
-    winner: b.winner,
-    candidates: b.branches.map((br, i) => {
-      const c = {
-        id: br.tokens[0],
-        rollout: "",
-        tokens: [...br.tokens],
-        score: round(b.scores[i], 4),
-        nll: round(mean(br.nll), 4),
-        entropy: round(mean(br.entropy), 4),
-      };
-      // The rollout's text is decoded when first read (--json, a report), not at every branch point
-      // of a run nobody inspects: decoding K rollouts costs as much as the rest of the branch's bookkeeping.
-      const before = [...context];
-      let text: string | null = null;
-      Object.defineProperty(c, "rollout", { enumerable: true, get: () => (text ??= renderAfter(model.tokenizer, before, br.tokens)) });
-      return c;
-    }),
-  };
 }
 
 function round(x: number, digits = 2): number {

@@ -3,7 +3,7 @@
 // the flags and their bad input through the built CLI.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { GENAI, REPO_ROOT, jsonLines, maxAbsDiff, runCli, tempDir } from "./helpers.js";
 import { generate, loadModel, type GenerationEvent, type Model, type SummaryEvent, type TokenEvent } from "../src/index.js";
@@ -275,4 +275,22 @@ test("CLI: a profile's branch setting turns branching on; --no-branch turns it o
   assert.ok(on.branch && on.branch.k === 2 && on.branch.points > 0);
   const off = jsonLines((await runCli([...base, "--no-branch"])).stdout).find((l) => l.type === "summary") as unknown as SummaryEvent;
   assert.equal(off.branch, undefined);
+});
+
+test("CLI: --report marks branch points; hovering one shows its candidates, rollouts and scores", async () => {
+  const dir = tempDir();
+  const file = path.join(dir, "r.html");
+  const r = await runCli(["generate", "Once upon a time", "-m", STORIES_BUNDLED, "--seed", "4", "-n", "30", "--branch", "2", "--lookahead", "3", "--branch-on", "explore,resample,adaptive", "--branch-budget", "2", "--commit-rollout", "--json", "--report", file]);
+  assert.equal(r.code, 0, r.stderr);
+  const tokens = jsonLines(r.stdout).filter((l) => l.type === "token") as unknown as TokenEvent[];
+  const html = readFileSync(file, "utf8");
+  const spans = [...html.matchAll(/<span class="tok [^"]*\bbranch\b[^"]*" data-k="[^"]+" title="([^"]*)"/g)].map((m) => m[1]);
+  const points = tokens.filter((t) => t.branch);
+  assert.equal(spans.length, points.length);
+  const first = points[0].branch!;
+  assert.match(spans[0], /branch point: 2 candidates, score nll\+entropy/);
+  const fmt3 = (x: number) => x.toFixed(3).replace(/\.?0+$/, "");
+  for (const c of first.candidates) assert.ok(spans[0].includes(`score ${fmt3(c.score)} (nll ${fmt3(c.nll)}`), `${c.score} in ${spans[0]}`);
+  assert.equal([...html.matchAll(/<span class="tok [^"]*\blookahead\b/g)].length, tokens.filter((t) => t.lookahead).length);
+  assert.match(html, /branching K=2 M=3 \(rollouts kept\): \d+ branch points/);
 });

@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { distinctN, endsInLoop, nonWordRate, repetition4, wordsOf } from "../src/eval/text-metrics.js";
-import { bootstrapDraws, frontierGap, frontierNll, meanInterval, pairedDifference } from "../src/eval/stats.js";
+import { bootstrapDraws, frontierGap, frontierGapDifference, frontierNll, meanInterval, pairedDifference } from "../src/eval/stats.js";
 import { parseSamplerList } from "../src/eval/sampler-specs.js";
 import { parsePrompts } from "../src/eval/prompts.js";
 import { UsageError } from "../src/errors.js";
@@ -122,4 +122,18 @@ test("repeat tracker: a token that would complete a trigram seen before", () => 
   r.push([1, 2]);
   assert.equal(r.wouldRepeat(3), true, "1 2 3 occurred");
   assert.equal(r.wouldRepeat(5), false);
+});
+
+test("frontierGapDifference: paired over the same resamples; a sampler against itself is exactly 0", () => {
+  const temps = [
+    { distinct: [0.5, 0.6, 0.55, 0.52], nll: [1, 1.2, 1.1, 1.05] },
+    { distinct: [0.8, 0.9, 0.85, 0.82], nll: [2, 2.2, 2.1, 2.05] },
+  ];
+  const b = { distinct: [0.7, 0.7, 0.7, 0.7], nll: [1.5, 1.6, 1.5, 1.4] };
+  const a = { distinct: b.distinct, nll: b.nll.map((x) => x - 0.1) };
+  const draws = bootstrapDraws(4, 200);
+  const same = frontierGapDifference(b, b, temps, draws);
+  assert.deepEqual([same.mean, same.lo, same.hi], [0, 0, 0]);
+  const lower = frontierGapDifference(a, b, temps, draws);
+  assert.ok(Math.abs(lower.mean + 0.1) < 1e-9 && Math.abs(lower.lo + 0.1) < 1e-9 && Math.abs(lower.hi + 0.1) < 1e-9);
 });

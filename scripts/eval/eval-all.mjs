@@ -6,19 +6,21 @@
 //   npm run eval                 # both models, 3 seeds, 120 tokens
 //   node scripts/eval/eval-all.mjs --seeds 1 --quick   # a smoke run: 8 prompts, 1 seed
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
-import { samplerSpeed, samplerSpeedTable } from '../bench/sampler-speed.mjs';
+import { BRANCH_ROWS, branchSpeed, samplerSpeed, samplerSpeedTable } from '../bench/sampler-speed.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const args = process.argv.slice(2);
 const seeds = args.includes('--seeds') ? args[args.indexOf('--seeds') + 1] : '3';
 const quick = args.includes('--quick');
+// --threads N: onnxruntime threads per eval (e.g. 1 beside a training run); default: the CLI's.
+const threads = args.includes('--threads') ? args[args.indexOf('--threads') + 1] : null;
 // --only NAME: rerun one model; the other model's section is kept from its last run (docs/eval/NAME.md).
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : null;
-const SAMPLERS = 'greedy,temperature:0.5,temperature:0.7,temperature:0.85,temperature:1.0,temperature:1.15,temperature:1.3,min-p:0.1,top-p:0.9,entropix-reference,entropix';
+const SAMPLERS = ['greedy,temperature:0.5,temperature:0.7,temperature:0.85,temperature:1.0,temperature:1.15,temperature:1.3,min-p:0.1,top-p:0.9,entropix-reference,entropix', ...BRANCH_ROWS].join(',');
 const MODELS = [
   { name: 'tiny-stdlib-llama', lexicon: 'data/eval/lexicon-tiny-stdlib-llama.txt' },
   { name: 'stories260k', lexicon: null },
@@ -35,6 +37,7 @@ function evalJson(m) {
   const report = join('docs', 'eval', `${m.name}.html`);
   const cli = ['bin/entropix', 'eval', prompts, '--model', `models/${m.name}`, '--seeds', seeds, '-n', '120', '--samplers', SAMPLERS, '--report', report, '--json', '--generations', join(os.tmpdir(), `entropix-eval-${m.name}.jsonl`)];
   if (m.lexicon) cli.push('--lexicon', m.lexicon);
+  if (threads) cli.push('--threads', threads);
   const t0 = Date.now();
   const out = execFileSync('node', cli, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 });
   return { summary: JSON.parse(out.trim().split('\n').pop()), minutes: (Date.now() - t0) / 60000, report };
@@ -65,14 +68,52 @@ function section(m, r) {
   if (e && t07 && g) goals.push(`2. Loop rate ≤ temperature 0.7's and below greedy's: ${f(e.metrics.loop?.mean, 2)} vs ${f(t07.metrics.loop?.mean, 2)} (T 0.7) and ${f(g.metrics.loop?.mean, 2)} (greedy) → **${e.metrics.loop.mean <= t07.metrics.loop.mean && e.metrics.loop.mean < g.metrics.loop.mean ? 'met' : 'not met'}**.`);
   if (m.lexicon && e && t10) goals.push(`3. Non-word rate ≤ temperature 1.0's: ${f(e.metrics.nonWordRate?.mean)} vs ${f(t10.metrics.nonWordRate?.mean)} → **${e.metrics.nonWordRate.mean <= t10.metrics.nonWordRate.mean ? 'met' : 'not met'}**.`);
   lines.push('Goals (issue #12) for the default `entropix`:', '', ...goals, '');
+  lines.push(...branchRows(m, s, e));
   return lines.join('\n');
 }
 
+/** Issue #16: each branching row against the plain default, with the decode-time ratio from the bench. */
+function branchRows(m, s, e) {
+  let speed = {};
+  try {
+    speed = JSON.parse(readFileSync(join(ROOT, 'docs', 'eval', 'branch-speed.json'), 'utf8'))[m.name] ?? {};
+  } catch {
+    // `--only branch-speed` not run yet
+  }
+  const head = ['sampler', 'gap to T frontier', 'Δ gap vs `entropix` (paired)', 'distinct-3', 'loop rate', ...(m.lexicon ? ['non-words'] : []), 'decode time ÷ `entropix`'];
+  const lines = ['### Branching (issue #16)', '', `Each row against the plain default \`entropix\` (gap ${sci(e?.frontierGap)}). Decode time: the median same-round ratio from \`scripts/bench/sampler-speed.mjs --branch\` (400 tokens, end-of-sequence ignored), not the eval's own tok/s.`, '', `| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  let best = null;
+  for (const label of BRANCH_ROWS) {
+    const x = s.samplers.find((r) => r.label === label);
+    if (!x) continue;
+    const d = x.versusBaseline?.frontierGap;
+    const ratio = speed[label];
+    lines.push(`| \`${label}\` | ${sci(x.frontierGap)}${x.extrapolated ? ' *' : ''} | ${sci(d)} | ${ci(x.metrics.distinct3)} | ${ci(x.metrics.loop, 2)} | ${m.lexicon ? `${ci(x.metrics.nonWordRate)} | ` : ''}${Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : '–'} |`);
+    if (d && Number.isFinite(ratio) && ratio <= 1.6 && (!best || d.mean < best.d.mean)) best = { label, d, ratio };
+  }
+  const met = best && best.d.mean <= -0.05 && best.d.hi < 0;
+  lines.push('', `Goal (issue #16): the best setting at ≤ 1.6× decode time improves the default's gap by ≥ 0.05 bits/token, CI excluding 0: ${best ? `\`${best.label}\`, Δ gap ${sci(best.d)} at ${best.ratio.toFixed(2)}× → **${met ? 'met' : 'not met'}**` : '**not measured** (no row with a speed ratio ≤ 1.6×)'}.`, '');
+  return lines;
+}
+
 const started = Date.now();
+// First, so the model sections below read fresh ratios.
+if (!only || only === 'branch-speed') {
+  process.stderr.write('speed: branching vs entropix (scripts/bench/sampler-speed.mjs --branch)\n');
+  mkdirSync(join(ROOT, 'docs', 'eval'), { recursive: true });
+  writeFileSync(join(ROOT, 'docs', 'eval', 'branch-speed.json'), `${JSON.stringify(branchSpeed(BRANCH_ROWS), null, 2)}\n`);
+}
 for (const m of MODELS) {
-  if (only && m.name !== only) continue; // --only speed: just the speed table
-  process.stderr.write(`eval: ${m.name}\n`);
-  writeFileSync(join(ROOT, 'docs', 'eval', `${m.name}.md`), section(m, evalJson(m)));
+  // A model not rerun keeps its last eval (docs/eval/NAME.json); its section is redrawn so it shows
+  // the latest speed ratios (e.g. after `--only branch-speed`).
+  const cached = join(ROOT, 'docs', 'eval', `${m.name}.json`);
+  let r = null;
+  if (!only || only === m.name) {
+    process.stderr.write(`eval: ${m.name}\n`);
+    r = evalJson(m);
+    writeFileSync(cached, `${JSON.stringify(r)}\n`);
+  } else if (existsSync(cached)) r = JSON.parse(readFileSync(cached, 'utf8'));
+  if (r) writeFileSync(join(ROOT, 'docs', 'eval', `${m.name}.md`), section(m, r));
 }
 const sections = MODELS.map((m) => {
   try {

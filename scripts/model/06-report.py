@@ -128,11 +128,21 @@ def source_table(stats, last_e, base):
     return "\n".join(rows)
 
 
+def mix_text(mix, toks):
+    """'moby-dick 20%, sotu 35%, ...': the run's --mix when given, else tokens.json's weights."""
+    if mix:
+        w = {k: float(v) for k, v in (kv.split("=") for kv in mix.split(","))}
+        total = sum(w.values())
+        return ", ".join(f"{k} {v / total:.0%}" for k, v in w.items())
+    return ", ".join(f"{s['source']} {s['weight']:.0%}" for s in toks.get("train_sources", []) if s.get("weight") is not None)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--log", default=os.path.join(BUILD, "train.log"))
     ap.add_argument("--baseline", default=os.path.join(BUILD, "baseline.json"))
     ap.add_argument("--init-note", default=None)
+    ap.add_argument("--mix", default=None, help="the 'name=w,...' the run passed to 03-train.py --mix (default: data/tokens.json's weights)")
     ap.add_argument("--threads", type=int, default=2, help="torch threads the run used (for the table)")
     ap.add_argument("--nice", type=int, default=10, help="nice level the run used (for the table)")
     args = ap.parse_args()
@@ -193,7 +203,7 @@ def main():
 | Attention | {H} query heads × {hd}, {KV} key/value heads (GQA), RoPE θ={cfg['rope_theta']:g} |
 | Vocabulary / context | {V} byte-level BPE / {cfg['max_position_embeddings']} (trained on 256-token windows, the last 15 % of steps on 512-token windows) |
 {f"| Started from | {args.init_note} |" + chr(10) if args.init_note else ""}| Training steps × batch | {last_t.get('step')} × 16 × 256 tokens (this run) |
-| Tokens seen | {last_t.get('tokens', 0)/1e6:.2f} M in this run ({summary['epochs']} epochs of {toks['train']['tokens']/1e6:.2f} M training tokens, sampled per source: {', '.join(f"{s['source']} {s['weight']:.0%}" for s in toks.get('train_sources', []) if s.get('weight') is not None)}) |
+| Tokens seen | {last_t.get('tokens', 0)/1e6:.2f} M in this run ({summary['epochs']} epochs of {toks['train']['tokens']/1e6:.2f} M training tokens, sampled per source: {mix_text(args.mix, toks)}) |
 | Training time | {secs/3600:.2f} h in training steps, {wall/3600:.2f} h wall clock including evaluations and restarts ({summary['tok_per_s']} tokens/s overall), on a 2-core {cpu} shared with other work (PyTorch 1.13 CPU, {args.threads} thread{'s' if args.threads > 1 else ''}, fp32, `nice {args.nice}`) |
 | Held-out loss (v1 set) | {last_e.get('heldout_loss')} nats/token |
 | **Held-out bits per byte (v1 set)** | **{last_e.get('heldout_bpb')}** (total nats over all {last_e.get('heldout_tokens')} v1 held-out tokens / ln 2 / {stats['heldout_bytes']:,} UTF-8 bytes; the first model: {base['heldout_bpb'] if base else '–'}) |
@@ -204,7 +214,7 @@ held-out bits per byte (fiction held-out set): {last_e.get('fiction_bpb', float(
 
 Per source (bits per byte; each held-out text evaluated on its own in 256-token windows, so the
 per-source numbers of the v1 set combine to a slightly different total than the single-stream figure
-above; "old model" is the first shipped model evaluated the same way):
+above; "old model" is the previously shipped model evaluated the same way):
 
 {source_table(stats, last_e, base)}
 

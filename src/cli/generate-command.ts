@@ -3,7 +3,6 @@
 import path from "node:path";
 import { Command, Option } from "commander";
 import { UsageError } from "../errors.js";
-import type { Model } from "../model/model.js";
 import { generate, type GenerateOptions, DEFAULT_MAX_TOKENS, DEFAULT_CLARIFY_EVERY, DEFAULT_CLARIFY_TEXT } from "../generate.js";
 import { colorEnabled, JsonRenderer, TerminalRenderer, type Streams } from "./render.js";
 import { collect, integer, nonNegative, oneOf, positive, unitInterval } from "./numbers.js";
@@ -23,6 +22,7 @@ import { unescapeC } from "./escapes.js";
 import { MAX_LOGPROBS } from "../token-details.js";
 import { DOCS_HELP } from "./help-text.js";
 import { addBranchOptions, branchFromFlags, checkBranchFlags, type BranchFlags } from "./branch-options.js";
+import { printVerbose } from "./verbose.js";
 
 const SAMPLERS = SAMPLER_NAMES;
 
@@ -295,28 +295,4 @@ async function runGenerate(promptArgs: string[], flags: GenerateFlags, deps: Gen
 function withoutLogprobs<T extends { logprob?: number; top_logprobs?: unknown }>(e: T): Omit<T, "logprob" | "top_logprobs"> {
   const { logprob: _l, top_logprobs: _t, ...rest } = e;
   return rest;
-}
-
-/** What `--verbose` prints as the chain, llama.cpp style (the order filters apply, spec §2). */
-const SAMPLER_CHAINS: Record<SamplerName, string> = {
-  entropix:
-    "metrics → ranks against the model's calibration → quadrant → confident: argmax | otherwise: bounded relative temperature (hotter when the likeliest token would repeat the output) → top-k → top-p → min-p → draw",
-  "entropix-reference":
-    "metrics → quadrant → confident: argmax | clarify: insert text or temperature | explore/resample/adaptive: temperature → top-k → top-p → min-p → draw (adaptive: best of 5 by log p)",
-  greedy: "metrics → quadrant (logged) → argmax",
-  temperature: "metrics → quadrant (logged) → temperature → top-k → top-p → min-p → draw",
-};
-
-function printVerbose(model: Model, flags: GenerateFlags, streams: Streams, resolved: ResolvedThresholds): void {
-  const f = model.facts;
-  const t = resolved.profile;
-  const lines = [
-    `model: ${f.dir} (${f.architecture}, ${f.layers} layers, ${f.heads ?? "?"} heads, ${f.kvHeads} KV heads, head dim ${f.headDim}, vocab ${f.vocabSize}, context ${f.contextLength ?? "?"})`,
-    `onnx: ${f.onnxFile} (${f.dtype}); attention: ${f.attentionSource}${f.attentionNote ? ` (${f.attentionNote})` : ""}`,
-    `thresholds (${resolved.label}${resolved.path ? `: ${resolved.path}` : ""}) (bits): low_ent ${t.lowEntropy}, low_vent ${t.lowVarentropy}, med_ent ${t.mediumEntropy}, high_ent ${t.highEntropy}, high_vent ${t.highVarentropy}`,
-    `base settings: temperature ${flags.temperature ?? BASE_SETTINGS.temperature}, top_k ${flags.topK ?? BASE_SETTINGS.topK}, top_p ${flags.topP ?? BASE_SETTINGS.topP}, min_p ${flags.minP ?? BASE_SETTINGS.minP}`,
-    `sampler: ${flags.sampler}; seed: ${flags.seed}; load ${model.loadMs.toFixed(0)} ms`,
-    `sampler chain: ${SAMPLER_CHAINS[flags.sampler]}`,
-  ];
-  streams.err.write(lines.map((l) => `${l}\n`).join(""));
 }

@@ -38,11 +38,11 @@ export function formatMarkdown(s: EvalSummary, o: { judge?: boolean; lexicon?: b
   ];
   if (s.baseline) {
     notes.push("", `Paired differences against \`${s.baseline}\` (this sampler minus it; 95% intervals):`, "");
-    notes.push("| sampler | Δ NLL | Δ distinct-3 | Δ loop rate |" + (o.lexicon ? " Δ non-words |" : ""), "|---|---|---|---|" + (o.lexicon ? "---|" : ""));
+    notes.push("| sampler | Δ NLL | Δ distinct-3 | Δ gap to T frontier | Δ loop rate |" + (o.lexicon ? " Δ non-words |" : ""), "|---|---|---|---|---|" + (o.lexicon ? "---|" : ""));
     for (const r of s.samplers) {
       if (r.label === s.baseline) continue;
       const v = r.versusBaseline;
-      notes.push(`| \`${r.label}\` | ${signed(v.nll)} | ${signed(v.distinct3)} | ${signed(v.loop, 2)} |` + (o.lexicon ? ` ${signed(v.nonWordRate)} |` : ""));
+      notes.push(`| \`${r.label}\` | ${signed(v.nll)} | ${signed(v.distinct3)} | ${signed(v.frontierGap)} | ${signed(v.loop, 2)} |` + (o.lexicon ? ` ${signed(v.nonWordRate)} |` : ""));
     }
   }
   if (o.partial) notes.push("", "**Partial**: interrupted before every generation ran; the numbers cover the generations done.");

@@ -1,6 +1,7 @@
 // `entropix eval --report FILE.html`: the frontier plot (distinct-3 vs NLL) with every sampler as a
 // point with 95% whiskers, and the table. Self-contained (inline SVG, no scripts). Pure.
 import type { EvalSummary } from "./summarize.js";
+import { REPORT_GENERATOR } from "../report/render.js";
 
 const esc = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
@@ -40,7 +41,7 @@ export function renderEvalReport(s: EvalSummary, o: { title: string; markdownTab
     `<text x="14" y="${(H / 2).toFixed(0)}" font-size="12" text-anchor="middle" transform="rotate(-90 14 ${(H / 2).toFixed(0)})">NLL, bits/token (lower = more probable)</text>`,
   ].join("\n");
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${esc(o.title)}</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="generator" content="${REPORT_GENERATOR} (eval)"><title>${esc(o.title)}</title>
 <style>body{font:14px system-ui,sans-serif;margin:24px;max-width:1100px}pre{white-space:pre-wrap;font-size:12px}</style></head>
 <body><h1>${esc(o.title)}</h1>
 <p>Each point is a sampler: mean distinct-3 and NLL over ${s.prompts} prompts × ${s.seeds} seeds, with 95% bootstrap whiskers. The grey line is the temperature frontier; points below it reach the same diversity with less NLL. Hover a point for its numbers.</p>

@@ -119,4 +119,25 @@ export function frontierGap(
   );
 }
 
+/**
+ * Sampler a's frontier gap minus sampler b's, paired: every resample draws the same prompts for a, b
+ * and the temperature points. Negative = a lies further below the frontier than b.
+ */
+export function frontierGapDifference(
+  a: { distinct: PromptValues; nll: PromptValues },
+  b: { distinct: PromptValues; nll: PromptValues },
+  temperaturePoints: ReadonlyArray<{ distinct: PromptValues; nll: PromptValues }>,
+  draws: readonly Uint32Array[],
+): Interval {
+  const diffOf = (pick: (v: PromptValues) => number): number => {
+    const pts = temperaturePoints.map((t) => ({ distinct: pick(t.distinct), nll: pick(t.nll) }));
+    const gap = (s: { distinct: PromptValues; nll: PromptValues }) => pick(s.nll) - frontierNll(pts, pick(s.distinct));
+    return gap(a) - gap(b);
+  };
+  return intervalOf(
+    diffOf((v) => mean(v)),
+    draws.map((d) => diffOf((v) => resampled(v, d))),
+  );
+}
+
 export { mean as meanOf };

@@ -2,7 +2,7 @@
 // paired differences against a baseline sampler, and the NLL gap to the temperature frontier.
 import type { EvalGeneration } from "./run.js";
 import type { SamplerSpec } from "./sampler-specs.js";
-import { bootstrapDraws, frontierGap, frontierRange, meanInterval, pairedDifference, type Interval, type PromptValues } from "./stats.js";
+import { bootstrapDraws, frontierGap, frontierGapDifference, frontierRange, meanInterval, pairedDifference, type Interval, type PromptValues } from "./stats.js";
 
 export const METRICS = ["distinct1", "distinct2", "distinct3", "repetition4", "loop", "nll", "judgeNll", "meanEntropy", "nonWordRate", "insertedShare"] as const;
 export type MetricName = (typeof METRICS)[number];
@@ -17,7 +17,7 @@ export interface SamplerSummary {
   /** True when this sampler's distinct-3 lies outside the temperature points' range (gap extrapolated). */
   extrapolated: boolean;
   /** This sampler minus the baseline, paired over prompts. */
-  versusBaseline: Partial<Record<"nll" | "distinct3" | "loop" | "nonWordRate", Interval>>;
+  versusBaseline: Partial<Record<"nll" | "distinct3" | "loop" | "nonWordRate" | "frontierGap", Interval>>;
   decodeTokensPerS: number;
 }
 
@@ -88,6 +88,9 @@ export function summarize(generations: readonly EvalGeneration[], specs: readonl
       const b = values.get(baseline)!;
       for (const m of ["nll", "distinct3", "loop", "nonWordRate"] as const) {
         if (v[m].some(Number.isFinite) && b[m].some(Number.isFinite)) versusBaseline[m] = pairedDifference(v[m], b[m], draws);
+      }
+      if (tempValues.length >= 2 && gens.length > 0 && by.get(baseline)!.length > 0) {
+        versusBaseline.frontierGap = frontierGapDifference({ distinct: v.distinct3, nll: v.nll }, { distinct: b.distinct3, nll: b.nll }, tempValues, draws);
       }
     }
     const d3 = metrics.distinct3?.mean ?? NaN;

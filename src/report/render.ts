@@ -100,8 +100,18 @@ function tokenTitle(t: TokenEvent): string {
       ? `attn entropy ${fmt(t.attn_entropy)} · attn varentropy ${fmt(t.attn_varentropy)} · agreement ${fmt(t.agreement, 4)} · interaction ${fmt(t.interaction_strength)}`
       : "attention metrics unavailable",
     `${t.sampler}: temperature ${fmt(t.temperature)} · top_k ${t.top_k} · top_p ${fmt(t.top_p)} · min_p ${fmt(t.min_p, 4)}`,
+    ...(t.lookahead ? ["kept from the winning branch's rollout (lookahead)"] : []),
+    ...(t.branch ? branchLines(t.branch) : []),
   ];
   return lines.join("\n");
+}
+
+/** A branch point's hover lines: every candidate, its rollout text and its score; the kept one marked. */
+function branchLines(b: NonNullable<TokenEvent["branch"]>): string[] {
+  return [
+    `branch point: ${b.candidates.length} candidates, score ${b.score} (lower wins)`,
+    ...b.candidates.map((c, i) => `${i === b.winner ? "▶" : "  "} score ${fmt(c.score)} (nll ${fmt(c.nll)}, entropy ${fmt(c.entropy)} bits) ${JSON.stringify(c.rollout)}`),
+  ];
 }
 
 /** Stable key linking a token's point, timeline mark and text span (for hover highlighting). */
@@ -272,7 +282,7 @@ function timeline(run: ReportRun, runIdx: number, t: ThresholdProfile, scales: G
 
 function textPanel(run: ReportRun, runIdx: number): string {
   const spans = run.tokens.map(
-    (e) => `<span class="tok q-${e.quadrant}" data-k="${key(runIdx, e.index)}" title="${escapeHtml(tokenTitle(e))}">${escapeHtml(e.text)}</span>`,
+    (e) => `<span class="tok q-${e.quadrant}${e.branch ? " branch" : ""}${e.lookahead ? " lookahead" : ""}" data-k="${key(runIdx, e.index)}" title="${escapeHtml(tokenTitle(e))}">${escapeHtml(e.text)}</span>`,
   );
   return `<div class="text"><span class="prompt" title="prompt">${escapeHtml(run.prompt)}</span>${spans.join("")}</div>`;
 }
@@ -299,6 +309,10 @@ function summaryBlock(run: ReportRun): string {
       `decode ${fmt(s.decode_tokens_per_s, 1)} tok/s`,
       `attention: ${s.attention_source}`,
     );
+    if (s.branch) {
+      const b = s.branch;
+      facts.push(`branching K=${b.k} M=${b.lookahead}${b.commit_rollout ? " (rollouts kept)" : ""}: ${b.points} branch points (underlined; hover for the candidates), ${b.extra_steps} extra steps, winner changed ${b.winner_changed}×`);
+    }
     const th = (s as SummaryEvent & { thresholds?: unknown }).thresholds;
     if (typeof th === "string") facts.push(`thresholds: ${th}`);
   }
@@ -378,6 +392,7 @@ svg text{font-size:11px;fill:#444}svg .label{font-size:12px;fill:#333}svg .tick{
 .tok{border-radius:3px;cursor:default}
 span.q-confident{background:#d8efdf;color:#14532d}span.q-clarify{background:#f1d9f3;color:#5b1a60}span.q-explore{background:#fbeabf;color:#5c4100}span.q-resample{background:#f9d3d3;color:#7a1414}span.q-adaptive{background:#dcf0f5;color:#0b4a5a}
 .tok.hl{outline:2px solid #000}
+.tok.branch{box-shadow:inset 0 -2px 0 #222}.tok.lookahead{font-style:italic}
 .diverge{font-weight:600;margin:0 0 8px}
 footer{color:#777;font-size:12px}
 `;
