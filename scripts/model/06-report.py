@@ -206,7 +206,7 @@ def main():
 | Tokens seen | {last_t.get('tokens', 0)/1e6:.2f} M in this run ({summary['epochs']} epochs of {toks['train']['tokens']/1e6:.2f} M training tokens, sampled per source: {mix_text(args.mix, toks)}) |
 | Training time | {secs/3600:.2f} h in training steps, {wall/3600:.2f} h wall clock including evaluations and restarts ({summary['tok_per_s']} tokens/s overall), on a 2-core {cpu} shared with other work (PyTorch 1.13 CPU, {args.threads} thread{'s' if args.threads > 1 else ''}, fp32, `nice {args.nice}`) |
 | Held-out loss (v1 set) | {last_e.get('heldout_loss')} nats/token |
-| **Held-out bits per byte (v1 set)** | **{last_e.get('heldout_bpb')}** (total nats over all {last_e.get('heldout_tokens')} v1 held-out tokens / ln 2 / {stats['heldout_bytes']:,} UTF-8 bytes; the first model: {base['heldout_bpb'] if base else '–'}) |
+| **Held-out bits per byte (v1 set)** | **{last_e.get('heldout_bpb')}** (total nats over all {last_e.get('heldout_tokens')} v1 held-out tokens / ln 2 / {stats['heldout_bytes']:,} UTF-8 bytes; the previous model: {base['heldout_bpb'] if base else '–'}) |
 
 held-out bits per byte (v1 held-out set): {last_e.get('heldout_bpb', float('nan')):.3f}
 
