@@ -140,6 +140,8 @@ const head = [
   '',
   'Each model generates from its own prompt set (written for this project, in `data/eval/`), every sampler with the same prompts and seeds. NLL is the mean −log2 p of the generated tokens under the model itself (teacher-forced); distinct-3 is unique token trigrams over all trigrams of a generation; a loop is a span of ≥ 8 tokens repeated back to back in the last 32; intervals are 95% bootstrap intervals over prompts. The **temperature frontier** joins the `temperature:T` points (same filter chain as the default: top-k 27, top-p 0.9, min-p 0.03) piecewise-linearly in the (distinct-3, NLL) plane; a sampler\'s **gap** is its NLL minus the frontier\'s NLL at its own distinct-3 (negative = better than plain temperature sampling at equal diversity). Generations run all 120 tokens (end-of-sequence ignored) so lengths match.',
   '',
+  'Each model section ends with the branching rows of issue #16 (`--branch K --lookahead M`): K = 2, 4 × M = 4, 8 with the default trigger, and the one setting that did best on the development prompts of both models (`data/eval/dev/`; two candidates, one token of lookahead, at every non-confident step), each against the plain default with a paired interval on the difference of gaps.',
+  '',
 ];
 writeFileSync(join(ROOT, 'EVAL.md'), `${[...head, ...sections].join('\n')}\n`);
 process.stderr.write(`EVAL.md written (${total.toFixed(1)} min)\n`);
