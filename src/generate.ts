@@ -98,10 +98,10 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
     ...(samplerName === "entropix" && heat !== undefined ? { temperature: heat } : {}),
     ...options.settings,
   };
-  // Branching as asked, else as the model's calibrated profile sets it; `branch: null` turns it off.
-  const branchGiven = options.branch === undefined ? fromModel?.branch : (options.branch ?? undefined);
-  // A profile's branching does not apply to greedy decoding (one candidate); asked for, it is an error.
-  const branchOptions = branchGiven && !(options.branch === undefined && samplerName === "greedy") ? resolveBranchOptions(branchGiven) : null;
+  // Branching as asked (`null`: off), else as the model's calibrated profile sets it. A profile's
+  // branching does not apply to greedy decoding (one candidate); asked for, it is an error.
+  const branchGiven = options.branch !== undefined ? options.branch : samplerName === "greedy" ? undefined : fromModel?.branch;
+  const branchOptions = branchGiven ? resolveBranchOptions(branchGiven) : null;
   if (branchOptions) checkBranchFits(branchOptions, samplerName, base);
   const layers = options.attentionLayers ?? "last";
   const scratch: MetricsScratch = {

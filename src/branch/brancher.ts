@@ -78,24 +78,22 @@ export class Brancher {
   /**
    * Branches at a step whose output is `out` and whose sampler chose `step`: K distinct candidates,
    * rolled out together; the winner's row stays in `seq` holding exactly the kept tokens. Null when
-   * the step's filters leave a single candidate (nothing to branch on; `seq` untouched).
+   * the step's filters leave a single candidate or the context is full (nothing to branch on; `seq`
+   * untouched). A context filling up shortens the rollouts; it is not an error.
    */
   async branch(seq: Sequence, out: StepOutput, step: SamplerStep, maxKeep: number, maxLogit: number): Promise<BranchOutcome | null> {
     const o = this.options;
     const candidates = distinctCandidates(this.buf, out.logits, step.settings, step.ids[0], o.k, this.rng, maxLogit, this.eos);
-    if (candidates.length < 2) return null;
+    if (candidates.length < 2 || seq.room < 1) return null;
     const before = seq.length;
-    const { branches, runs } = await rollOut(seq, out.logits, candidates, { lookahead: o.lookahead, base: this.base, rng: this.rng, buf: this.buf, eos: this.eos });
-    if (runs === 0) {
-      seq.keepRow(0);
-      seq.truncate(before);
-      return null;
-    }
+    const lookahead = Math.min(o.lookahead, seq.room);
+    const { branches, runs } = await rollOut(seq, out.logits, candidates, { lookahead, base: this.base, rng: this.rng, buf: this.buf, eos: this.eos });
     const score = BRANCH_SCORES[o.score];
     const scores = branches.map(score);
     const winner = bestBranch(scores);
     const w = branches[winner];
-    const keep = o.commitRollout ? Math.max(1, Math.min(w.tokens.length, w.outputs.length, maxKeep)) : 1;
+    // Every token a branch fed has its output (an end-of-sequence token ends the branch unfed).
+    const keep = o.commitRollout ? Math.max(1, Math.min(w.tokens.length, maxKeep)) : 1;
     seq.keepRow(winner);
     seq.truncate(before + keep);
     this.stats.points++;

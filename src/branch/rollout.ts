@@ -1,7 +1,7 @@
 // Rolling K branches out together: the sequence is forked into K rows, each row fed its candidate,
 // then M−1 more tokens sampled with the base settings, one batched KV-cached forward run per token.
 // The caller keeps the winner's row (Sequence.keepRow + truncate): nothing is re-run.
-import { ContextFull, type Sequence, type StepOutput } from "../model/sequence.js";
+import type { Sequence, StepOutput } from "../model/sequence.js";
 import { createLogitStats, logitMetrics } from "../metrics/logits.js";
 import { applyChain, drawIndex, loadLogits, type CandidateBuffer } from "../sampler/filters.js";
 import type { Rng } from "../sampler/rng.js";
@@ -19,7 +19,7 @@ export interface Branch extends RolloutTrace {
 }
 
 export interface RolloutSettings {
-  /** Tokens per branch, the candidate included (shortened when the context fills up). */
+  /** Tokens per branch, the candidate included (the caller shortens it to the room left in the context). */
   lookahead: number;
   /** Settings the rollout tokens are sampled with (the run's base settings). */
   base: SamplerSettings;
@@ -32,8 +32,8 @@ const LOG2E = Math.LOG2E;
 
 /**
  * Forks `seq` (a single row, its last output `stepLogits`) into one row per candidate and rolls
- * every row out. Returns the branches and the number of forward runs made. The sequence is left with
- * K rows; the caller keeps one.
+ * every row out, `s.lookahead` ≥ 1 runs at most. Returns the branches and the number of forward runs
+ * made. The sequence is left with K rows; the caller keeps one.
  */
 export async function rollOut(seq: Sequence, stepLogits: Float32Array, candidates: readonly number[], s: RolloutSettings): Promise<{ branches: Branch[]; runs: number }> {
   const stats = createLogitStats();
@@ -45,19 +45,12 @@ export async function rollOut(seq: Sequence, stepLogits: Float32Array, candidate
     entropy: [],
     ended: false,
   }));
-  // A context filling up shortens the rollout; it is not an error.
-  const runs = Math.max(0, Math.min(s.lookahead, seq.room));
+  const runs = s.lookahead;
   seq.fork(candidates.length);
   const feed = [...candidates];
   let done = 0;
   for (let run = 0; run < runs; run++) {
-    let outs: StepOutput[];
-    try {
-      outs = await seq.step(feed);
-    } catch (err) {
-      if (err instanceof ContextFull) return { branches, runs: run };
-      throw err;
-    }
+    const outs = await seq.step(feed);
     done = run + 1;
     let open = 0;
     for (let b = 0; b < branches.length; b++) {

@@ -99,45 +99,43 @@ export function frontierRange(points: readonly FrontierPoint[]): [number, number
   return [Math.min(...ds), Math.max(...ds)];
 }
 
+/** A sampler's per-prompt distinct-3 and NLL. */
+export interface SamplerValues {
+  distinct: PromptValues;
+  nll: PromptValues;
+}
+
+/**
+ * A statistic of samplers' gaps to the frontier, with its bootstrap interval: `stat` gets a `gap`
+ * function for one prompt selection (all prompts, then each resample), under which the temperature
+ * points and every sampler's point are recomputed from the same prompts.
+ */
+function gapStatistic(temperaturePoints: readonly SamplerValues[], draws: readonly Uint32Array[], stat: (gap: (s: SamplerValues) => number) => number): Interval {
+  const under = (pick: (v: PromptValues) => number): number => {
+    const pts = temperaturePoints.map((t) => ({ distinct: pick(t.distinct), nll: pick(t.nll) }));
+    return stat((s) => pick(s.nll) - frontierNll(pts, pick(s.distinct)));
+  };
+  return intervalOf(
+    under((v) => mean(v)),
+    draws.map((d) => under((v) => resampled(v, d))),
+  );
+}
+
 /**
  * A sampler's NLL minus the frontier's NLL at the sampler's own distinct-3, with a bootstrap interval:
  * every resample recomputes the temperature points and the sampler's point from the same prompts.
  * Negative = below the frontier (less NLL for the same diversity).
  */
-export function frontierGap(
-  sampler: { distinct: PromptValues; nll: PromptValues },
-  temperaturePoints: ReadonlyArray<{ distinct: PromptValues; nll: PromptValues }>,
-  draws: readonly Uint32Array[],
-): Interval {
-  const gapOf = (pick: (v: PromptValues) => number): number => {
-    const pts = temperaturePoints.map((t) => ({ distinct: pick(t.distinct), nll: pick(t.nll) }));
-    return pick(sampler.nll) - frontierNll(pts, pick(sampler.distinct));
-  };
-  return intervalOf(
-    gapOf((v) => mean(v)),
-    draws.map((d) => gapOf((v) => resampled(v, d))),
-  );
+export function frontierGap(sampler: SamplerValues, temperaturePoints: readonly SamplerValues[], draws: readonly Uint32Array[]): Interval {
+  return gapStatistic(temperaturePoints, draws, (gap) => gap(sampler));
 }
 
 /**
  * Sampler a's frontier gap minus sampler b's, paired: every resample draws the same prompts for a, b
  * and the temperature points. Negative = a lies further below the frontier than b.
  */
-export function frontierGapDifference(
-  a: { distinct: PromptValues; nll: PromptValues },
-  b: { distinct: PromptValues; nll: PromptValues },
-  temperaturePoints: ReadonlyArray<{ distinct: PromptValues; nll: PromptValues }>,
-  draws: readonly Uint32Array[],
-): Interval {
-  const diffOf = (pick: (v: PromptValues) => number): number => {
-    const pts = temperaturePoints.map((t) => ({ distinct: pick(t.distinct), nll: pick(t.nll) }));
-    const gap = (s: { distinct: PromptValues; nll: PromptValues }) => pick(s.nll) - frontierNll(pts, pick(s.distinct));
-    return gap(a) - gap(b);
-  };
-  return intervalOf(
-    diffOf((v) => mean(v)),
-    draws.map((d) => diffOf((v) => resampled(v, d))),
-  );
+export function frontierGapDifference(a: SamplerValues, b: SamplerValues, temperaturePoints: readonly SamplerValues[], draws: readonly Uint32Array[]): Interval {
+  return gapStatistic(temperaturePoints, draws, (gap) => gap(a) - gap(b));
 }
 
 export { mean as meanOf };

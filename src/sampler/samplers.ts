@@ -58,6 +58,9 @@ export interface Sampler {
   amend(ids: readonly number[]): void;
 }
 
+/** No tokens pending (shared, so no array is allocated per step). */
+const NO_IDS: readonly number[] = Object.freeze([]);
+
 class ChainSampler implements Sampler {
   readonly seed: number;
   private readonly rng: Rng;
@@ -65,7 +68,7 @@ class ChainSampler implements Sampler {
   private readonly clarify: ClarifyState;
   private readonly repeats = new RepeatTracker();
   /** The last step's tokens, recorded in `repeats` at the next step so `amend` can still replace them. */
-  private pending: readonly number[] = [];
+  private pending: readonly number[] = NO_IDS;
 
   constructor(
     readonly name: SamplerName,
@@ -89,7 +92,7 @@ class ChainSampler implements Sampler {
       throw new RangeError(`sampler expects ${this.buf.capacity} logits, got ${logits.length}`);
     }
     this.repeats.push(this.pending);
-    this.pending = [];
+    this.pending = NO_IDS;
     if (this.name === "greedy") {
       return { ids: [argmax(logits)], quadrant: quadrantOf(metrics, this.profile), action: "argmax", settings: GREEDY_SETTINGS, sampler: this.name };
     }
