@@ -44,6 +44,7 @@ const SAMPLER_STEPS = QUICK ? 200 : 400;
 const COLD_RUNS = QUICK ? 3 : 7;
 const REWRITE_RUNS = QUICK ? 1 : 3;
 const RSS_RUNS = QUICK ? 1 : 3;
+const LONG_TOKENS = QUICK ? 1000 : 4000;
 const COMMAND = `npm run bench${argv.length ? ` -- ${argv.join(" ")}` : ""}`;
 // A fixed English passage; each model's tokenizer encodes it and the first PROMPT_TOKENS ids are used.
 const PROMPT_TEXT =
@@ -149,7 +150,7 @@ async function snapshot() {
   }
   rmSync(RUN, { recursive: true, force: true });
   mkdirSync(path.join(RUN, "scripts"), { recursive: true });
-  for (const p of ["dist", "bin", "package.json", "scripts/bench", "scripts/bench-sampler.mjs"]) cpSync(path.join(ROOT, p), path.join(RUN, p), { recursive: true });
+  for (const p of ["dist", "bin", "package.json", "scripts/bench", "scripts/bench-sampler.mjs", "scripts/long-run.mjs"]) cpSync(path.join(ROOT, p), path.join(RUN, p), { recursive: true });
   // package-relative data the CLI reads (the default model); node_modules resolve from the parent folders.
   for (const p of ["models", "data"]) if (existsSync(path.join(ROOT, p))) symlinkSync(path.join(ROOT, p), path.join(RUN, p));
 }
@@ -313,6 +314,13 @@ for (const m of models.filter((x) => x.key !== "stories")) {
   results.rss.push({ model: m.name, what: "transformers.js `generate`", mb: median(mb.tjs), all: mb.tjs });
 }
 
+log(`[${elapsed()}] peak RSS over a long run (scripts/long-run.mjs)`);
+results.longRun = [];
+for (const dir of [BUNDLED, ...(existsSync(path.join(ROOT, "models", "stories260k")) ? [path.join(ROOT, "models", "stories260k")] : [])]) {
+  const out = await node([path.join(RUN, "scripts", "long-run.mjs"), "--model", dir, "--tokens", String(LONG_TOKENS), "--max-ratio", "99"], { quietErr: true }).catch(() => null);
+  if (out) results.longRun.push(JSON.parse(out));
+}
+
 log(`[${elapsed()}] cold start to first token`);
 results.cold = { bundled: await coldStart([], COLD_RUNS) };
 if (haveSmol) results.cold.smollm2 = await coldStart(["--model", SMOL], Math.min(3, COLD_RUNS)).catch(() => null);
@@ -442,6 +450,13 @@ function renderMarkdown(r) {
   for (const q of r.rss) L.push(`| ${q.model} | ${q.what} | ${f(q.mb, 0)} MB | ${(q.all ?? [q.mb]).map((v) => f(v, 0)).join(", ")} |`);
   L.push("");
 
+  if (r.longRun?.length) {
+    L.push("## Peak RSS over a long run (issue #13, item 14)", "");
+    L.push(`\`node scripts/long-run.mjs --tokens ${LONG_TOKENS}\`: one CLI run with \`--ignore-eos\`, one thread, context raised to 4096 in a temporary config; peak RSS (VmHWM) at token ${r.longRun[0].early_tokens} and at the end. The issue's goal is at most ×1.3.`, "");
+    L.push("| Model | at token 200 | at the end | ratio | decode tok/s (whole run) |", "|---|---:|---:|---:|---:|");
+    for (const q of r.longRun) L.push(`| ${path.basename(q.model)} | ${f(q.peak_rss_mb_at_early, 0)} MB | ${f(q.peak_rss_mb_at_end, 0)} MB (${q.generated_tokens} tokens) | **×${f(q.ratio, 2)}** | ${f(q.decode_tokens_per_s, 0)} |`);
+    L.push("");
+  }
   if (r.samplerSpeed) L.push("## Entropix vs plain temperature sampling", "", samplerSpeedTable(r.samplerSpeed), "");
   if (r.branchSpeed) L.push("## Branching vs the plain default (issue #16)", "", branchSpeedTable(r.branchSpeed), "");
   L.push("## Cold start to first token", "");

@@ -64,6 +64,8 @@ export interface GenerateOptions {
 }
 
 export const DEFAULT_MAX_TOKENS = 128;
+/** Positions reserved beyond prompt + maxTokens for clarifying inserts (a reservation is a hint only). */
+const INSERT_ROOM = 32;
 export const DEFAULT_CLARIFY_TEXT = " ...";
 export const DEFAULT_CLARIFY_EVERY = 64;
 
@@ -130,6 +132,8 @@ export async function* generate(model: Model, prompt: string, options: GenerateO
   let decodeSteps = 0;
 
   const t0 = performance.now();
+  // The cache is sized once for the whole run (clarifying inserts may add a few positions).
+  seq.reserve(promptIds.length + maxTokens + INSERT_ROOM);
   let out = await feedPrompt(seq, promptIds, options.cache);
   const prefillMs = performance.now() - t0;
   const sampler = createSampler({

@@ -687,7 +687,9 @@ test("patch cache: writes beside the model with a sidecar, reuses it, rebuilds w
   assert.equal(sidecar.source.size, statSync(onnx).size);
   assert.equal(sidecar.patched.sha256, await sha256File(beside));
   assert.deepEqual(sidecar.report, first.report);
-  assert.ok(readFileSync(beside).equals(readFileSync(storiesTapped)), "same bytes as addAttentionTaps");
+  const direct = path.join(tempDir("entropix-direct-"), "model.taps.onnx");
+  await addAttentionTaps(onnx, direct, { cache: true });
+  assert.ok(readFileSync(beside).equals(readFileSync(direct)), "same bytes as addAttentionTaps with the cache outputs");
   assert.deepEqual(readdirSync(cacheDir), [], "cache unused when the folder is writable");
 
   const second = await ensureTappedModel(onnx, { cacheDir });

@@ -62,14 +62,20 @@ test("cached decoding equals a full re-run (tolerance 1e-4)", async () => {
   }
 });
 
-test("the patched model's logits are bit-identical to the unpatched model's", async () => {
+test("the patched model's logits equal the unpatched model's: bit-identical at prefill, within 1e-4 in decode", async () => {
   const ids = tapped.tokenizer.encode("Lily saw a big red ball");
   const a = tapped.newSequence();
   const b = plain.newSequence();
+  assert.equal(a.cacheLayout, "slots");
+  assert.equal(b.cacheLayout, "concat");
   let x = (await a.prefill([ids]))[0];
   let y = (await b.prefill([ids]))[0];
+  assert.deepEqual(x.logits, y.logits, "prefill");
   for (let step = 0; step < 6; step++) {
-    assert.deepEqual(x.logits, y.logits, `step ${step}`);
+    // Decode steps of the slot cache sum over masked empty slots too (exact zeros after softmax), so
+    // only the order of float additions differs.
+    assert.ok(maxAbsDiff(x.logits, y.logits) < 1e-4, `step ${step}: ${maxAbsDiff(x.logits, y.logits)}`);
+    assert.equal(argmax(x.logits), argmax(y.logits));
     assert.equal(y.scores, null);
     const id = argmax(x.logits);
     x = (await a.step([id]))[0];

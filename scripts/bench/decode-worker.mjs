@@ -16,11 +16,13 @@
 //   tjs        @huggingface/transformers AutoModelForCausalLM.generate, do_sample false
 // Prefill = prompt tokens / time from the call to the first generated token (prompt ids given,
 // tokenization excluded). Decode = (tokens − 1) / time from the first to the last generated token.
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync, rmSync, statSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import * as ort from "onnxruntime-node";
 import { loadModel, generate } from "../../dist/src/index.js";
 import { parseSamplerSpec } from "../../dist/src/eval/sampler-specs.js";
+import { addAttentionTaps } from "../../dist/src/onnx/taps.js";
 import { AutoModelForCausalLM, Tensor, env } from "@huggingface/transformers";
 
 const opts = JSON.parse(process.argv[2]);
@@ -69,6 +71,18 @@ if (promptIds.length < opts.promptTokens) throw new Error(`prompt has only ${pro
 promptIds = promptIds.slice(0, opts.promptTokens);
 const onnxPath = path.join(dir, "onnx", "model.onnx");
 const bareSession = VARIANTS.includes("bare") ? await ort.InferenceSession.create(onnxPath, SESSION_OPTIONS) : null;
+// The bare loop feeds present.* back, so bare-taps runs a copy with the taps alone: the copy entropix
+// runs also moves the cache to new_kv.* outputs (src/model/kv-store.ts), which this loop cannot use.
+async function tapsOnlySession() {
+  const file = path.join(os.tmpdir(), `entropix-bench-taps-${process.pid}.onnx`);
+  try {
+    await addAttentionTaps(onnxPath, file);
+    return await ort.InferenceSession.create(file, SESSION_OPTIONS);
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+const tapsSession = VARIANTS.some((v) => v.startsWith("bare-taps")) ? await tapsOnlySession() : null;
 
 let tjs = null;
 if (VARIANTS.includes("tjs")) {
@@ -219,17 +233,18 @@ async function tjsRun(n) {
   return { ids, firstMs: tFirst - t0, decodeMs: tLast - tFirst, runMs: run1 - run0 };
 }
 
-const lastFetches = model ? model.session.outputNames.filter((o) => !o.startsWith("attn_scores.") || o === model.io.scoreOutputs.at(-1)) : null;
+const lastFetches = tapsSession ? tapsSession.outputNames.filter((o) => !o.startsWith("attn_scores.") || o === model.io.scoreOutputs.at(-1)) : null;
 
 instrument(bareSession);
 instrument(model?.session);
+instrument(tapsSession);
 instrument(tjs?.sessions.model);
 
 const runners = {
   bare: (n) => bareLoop(bareSession, n),
-  "bare-taps": (n) => bareLoop(model.session, n),
+  "bare-taps": (n) => bareLoop(tapsSession, n),
   // what `generate` fetches by default (attentionLayers "last"): logits, presents, the last layer's scores
-  "bare-taps-last": (n) => bareLoop(model.session, n, lastFetches),
+  "bare-taps-last": (n) => bareLoop(tapsSession, n, lastFetches),
   greedy: (n) => entropixRun("greedy", n),
   entropix: (n) => entropixRun("entropix", n),
   "entropix-reference": (n) => entropixRun("entropix-reference", n),

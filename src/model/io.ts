@@ -10,6 +10,7 @@ export interface CacheSlot {
   layer: number;
   pastKey: string;
   pastValue: string;
+  /** The output that feeds pastKey: present.N.key (past + new) or, after the taps rewrite, new_kv.N.key (new only). */
   presentKey: string;
   presentValue: string;
 }
@@ -21,6 +22,12 @@ export interface DecoderIO {
   numLogitsToKeep: { name: string; type: IntType } | null;
   useCacheBranch: string | null;
   cache: CacheSlot[];
+  /**
+   * "present": the cache outputs hold past + new positions (the export's own present.*); "new": they
+   * hold only the new positions (new_kv.*, added by the attention-taps rewrite), and the caller keeps
+   * the cache (see kv-store.ts).
+   */
+  cacheOutput: "present" | "new";
   cacheType: FloatType;
   /** KV heads and head size from the past tensors' static dims (null when symbolic). */
   kvHeads: number | null;
@@ -38,6 +45,7 @@ function metaOf(list: readonly unknown[]): Meta[] {
 
 const PAST = /^past_key_values\.(\d+)\.(key|value)$/;
 const PRESENT = /^present\.(\d+)\.(key|value)$/;
+const NEW_KV = /^new_kv\.(\d+)\.(key|value)$/;
 const SCORES = /^attn_scores\.(\d+)$/;
 
 function intType(m: Meta, what: string, file: string): IntType {
@@ -95,8 +103,10 @@ export function planDecoderIO(session: InferenceSession, file: string): DecoderI
       throw new ModelError(`${file}: input ${m.name} is not a decoder input entropix knows (expected input_ids, attention_mask, position_ids, past_key_values.*)`);
     }
   }
+  // The rewrite turns present.* into internal values and adds new_kv.*; a graph has one kind or the other.
+  const cacheOutput = outputs.some((m) => NEW_KV.test(m.name)) ? "new" : "present";
   for (const m of outputs) {
-    const hit = PRESENT.exec(m.name);
+    const hit = (cacheOutput === "new" ? NEW_KV : PRESENT).exec(m.name);
     if (!hit) continue;
     const slot = cache.get(+hit[1]);
     if (!slot) throw new ModelError(`${file}: output ${m.name} has no matching past_key_values.${hit[1]}.${hit[2]} input`);
@@ -123,6 +133,9 @@ export function planDecoderIO(session: InferenceSession, file: string): DecoderI
     const m = byName(inputs, name);
     return m ? { name, type: intType(m, what, file) } : null;
   };
+  if (cacheOutput === "new" && !(byName(inputs, "attention_mask") && byName(inputs, "position_ids"))) {
+    throw new ModelError(`${file}: has new_kv.* outputs but no attention_mask or position_ids input to place them with; delete the .taps.onnx copy so entropix rebuilds it`);
+  }
   const scoreOutputs = outputs
     .map((m) => ({ m, hit: SCORES.exec(m.name) }))
     .filter((x) => x.hit)
@@ -136,6 +149,7 @@ export function planDecoderIO(session: InferenceSession, file: string): DecoderI
     numLogitsToKeep: opt("num_logits_to_keep", "logits to keep") ?? opt("logits_to_keep", "logits to keep"),
     useCacheBranch: byName(inputs, "use_cache_branch") ? "use_cache_branch" : null,
     cache: slots as CacheSlot[],
+    cacheOutput,
     cacheType: floatType(cacheMeta!, file),
     kvHeads: dim(cacheMeta!.shape, 1),
     headDim: dim(cacheMeta!.shape, 3),

@@ -1,9 +1,10 @@
 // One decoding stream (or a left-padded batch of them) with its KV cache: prefill the prompt, then
-// feed one token per row per step. present.* outputs become the next step's past_key_values.*.
+// feed one token per row per step. Where the cache lives between runs is kv-store.ts's job.
 import * as ort from "onnxruntime-node";
 import { RuntimeFailure, UsageError } from "../errors.js";
 import type { DecoderIO, IntType } from "./io.js";
 import { halfToFloat } from "./half.js";
+import { ConcatCache, SlotCache, type KvStore } from "./kv-store.js";
 
 /** Pre-softmax attention scores of one layer for the current query row, layout [heads, kvLen]. */
 export interface LayerScores {
@@ -28,6 +29,18 @@ interface CacheFacts {
   contextLength: number | null;
 }
 
+/** The attention mask of a run: each row's cached positions, `gap` masked empty slots, then its new positions. */
+function maskTensor(type: IntType, mask: number[][], filled: number, gap: number, seqLen: number): ort.Tensor {
+  const width = filled + gap + seqLen;
+  const flags = new Uint8Array(mask.length * width);
+  for (let b = 0; b < mask.length; b++) {
+    const row = mask[b];
+    for (let i = 0; i < filled; i++) flags[b * width + i] = row[i];
+    for (let i = 0; i < seqLen; i++) flags[b * width + filled + gap + i] = row[filled + i];
+  }
+  return intTensor(type, flags, [mask.length, width]);
+}
+
 function intTensor(type: IntType, values: ArrayLike<number>, dims: number[]): ort.Tensor {
   if (type === "int64") {
     const data = new BigInt64Array(values.length);
@@ -38,14 +51,16 @@ function intTensor(type: IntType, values: ArrayLike<number>, dims: number[]): or
 }
 
 export class Sequence {
-  private past: Map<string, ort.Tensor> = new Map();
+  /** The KV cache between runs (see kv-store.ts for the two layouts). */
+  private readonly kv: KvStore;
   /** Attention mask per row, covering every position in the cache (0 = padding). */
   private mask: number[][] = [];
   /** Next position id per row. */
   private nextPosition: number[] = [];
   private pastLength = 0;
   private batch = 0;
-  private readonly forkBuffers = new Map<string, Float32Array | Uint16Array>();
+  /** Cache positions the last run fed as past (more than were filled when the slot cache has empty slots). */
+  private lastSlots = 0;
 
   /** The attn_scores.* outputs fetched each run (all 30 of a 30-layer model cost 1.5-4% of a decode step). */
   private readonly scoreOutputs: string[];
@@ -59,6 +74,20 @@ export class Sequence {
   ) {
     this.scoreOutputs = scoreLayers === "last" ? io.scoreOutputs.slice(-1) : io.scoreOutputs;
     this.fetches = [io.logits.name, ...io.cache.flatMap((s) => [s.presentKey, s.presentValue]), ...this.scoreOutputs];
+    this.kv = io.cacheOutput === "new" ? new SlotCache(io, facts) : new ConcatCache(io, facts);
+  }
+
+  /**
+   * Tells the sequence that each row will reach about `positions` positions (prompt + tokens to
+   * generate), so the slot cache is allocated once at that size and grows in place. A hint only.
+   */
+  reserve(positions: number): void {
+    this.kv.reserve(positions);
+  }
+
+  /** "slots" when the cache is kept in growing buffers the model's new positions are copied into; "concat" when the model's present.* outputs are. */
+  get cacheLayout(): "slots" | "concat" {
+    return this.kv instanceof SlotCache ? "slots" : "concat";
   }
 
   /** Positions already in the cache (the padded length for a batch). */
@@ -111,13 +140,7 @@ export class Sequence {
     if (this.batch !== 1) throw new Error(`truncate needs a single-row sequence (batch ${this.batch})`);
     if (n < 0 || n > this.pastLength) throw new Error(`cannot keep ${n} of ${this.pastLength} cached positions`);
     if (n === this.pastLength) return;
-    for (const [name, t] of this.past) {
-      const [B, H, P, D] = t.dims;
-      const src = t.data as Float32Array | Uint16Array;
-      const dst = src instanceof Uint16Array ? new Uint16Array(B * H * n * D) : new Float32Array(B * H * n * D);
-      for (let h = 0; h < B * H; h++) dst.set(src.subarray(h * P * D, h * P * D + n * D), h * n * D);
-      this.past.set(name, new ort.Tensor(this.io.cacheType, dst, [B, H, n, D]));
-    }
+    this.kv.truncate(n);
     this.mask[0] = this.mask[0].slice(0, n);
     this.nextPosition[0] = n;
     this.pastLength = n;
@@ -136,45 +159,17 @@ export class Sequence {
     if (this.batch !== 1) throw new Error(`fork needs a single-row sequence (batch ${this.batch})`);
     if (!Number.isInteger(k) || k < 1) throw new Error(`fork needs a row count ≥ 1, got ${k}`);
     if (k === 1) return;
-    for (const [name, t] of this.past) {
-      const [, H, P, D] = t.dims;
-      const src = t.data as Float32Array | Uint16Array;
-      const dst = this.forkBuffer(name, k * src.length, src instanceof Uint16Array);
-      for (let r = 0; r < k; r++) dst.set(src, r * src.length);
-      this.past.set(name, new ort.Tensor(this.io.cacheType, dst, [k, H, P, D]));
-    }
+    this.kv.fork(k);
     this.mask = Array.from({ length: k }, () => [...this.mask[0]]);
     this.nextPosition = new Array(k).fill(this.nextPosition[0]);
     this.batch = k;
-  }
-
-  /**
-   * A view of `n` elements of a buffer kept per cache input for forks: a fork's tiled tensors are read
-   * by one run only (its outputs replace them), so the next fork may overwrite them. Reusing the memory
-   * saves allocating and zeroing the whole tiled cache at every branch point.
-   */
-  private forkBuffer(name: string, n: number, half: boolean): Float32Array | Uint16Array {
-    let buf = this.forkBuffers.get(name);
-    if (!buf || buf.length < n || buf instanceof Uint16Array !== half) {
-      const capacity = Math.max(n, Math.ceil((buf?.length ?? 0) * 1.5));
-      buf = half ? new Uint16Array(capacity) : new Float32Array(capacity);
-      this.forkBuffers.set(name, buf);
-    }
-    return buf.subarray(0, n);
   }
 
   /** Keeps row `r` of a batch and drops the others (a branch's winner keeps its cache; nothing is re-run). */
   keepRow(r: number): void {
     if (!Number.isInteger(r) || r < 0 || r >= this.batch) throw new Error(`no row ${r} in a batch of ${this.batch}`);
     if (this.batch === 1) return;
-    for (const [name, t] of this.past) {
-      const [, H, P, D] = t.dims;
-      const src = t.data as Float32Array | Uint16Array;
-      const size = H * P * D;
-      // A view, not a copy (onnxruntime reads a typed array's offset): the batch's memory is
-      // released with the next step, whose outputs replace these tensors.
-      this.past.set(name, new ort.Tensor(this.io.cacheType, src.subarray(r * size, (r + 1) * size), [1, H, P, D]));
-    }
+    this.kv.keepRow(r);
     this.mask = [this.mask[r]];
     this.nextPosition = [this.nextPosition[r]];
     this.batch = 1;
@@ -203,13 +198,7 @@ export class Sequence {
     this.pastLength = 0;
     this.mask = [];
     this.nextPosition = [];
-    this.past = new Map();
-    const empty = this.io.cacheType === "float16" ? new Uint16Array(0) : new Float32Array(0);
-    for (const slot of this.io.cache) {
-      for (const name of [slot.pastKey, slot.pastValue]) {
-        this.past.set(name, new ort.Tensor(this.io.cacheType, empty, [batch, this.facts.kvHeads, 0, this.facts.headDim]));
-      }
-    }
+    this.kv.reset(batch);
   }
 
   private checkContext(total: number): void {
@@ -236,8 +225,9 @@ export class Sequence {
   }
 
   private async forward(ids: number[], positions: number[], seqLen: number): Promise<StepOutput[]> {
+    const filled = this.pastLength;
     const out = await this.run(ids, positions, seqLen, 1);
-    return this.split(out, this.batch);
+    return this.split(out, this.batch, filled, this.lastSlots);
   }
 
   /** One session run; `keepLogits` feeds num_logits_to_keep where the model has it (0 = all positions). */
@@ -245,14 +235,16 @@ export class Sequence {
     const io = this.io;
     const B = this.batch;
     const total = this.pastLength + seqLen;
+    const slots = this.kv.prepare(B, this.pastLength, seqLen);
+    this.lastSlots = slots;
     const feeds: Record<string, ort.Tensor> = {
       [io.inputIds.name]: intTensor(io.inputIds.type, ids, [B, seqLen]),
+      ...this.kv.feeds(B, slots),
     };
-    if (io.attentionMask) feeds[io.attentionMask.name] = intTensor(io.attentionMask.type, this.mask.flat(), [B, total]);
+    if (io.attentionMask) feeds[io.attentionMask.name] = maskTensor(io.attentionMask.type, this.mask, this.pastLength, slots - this.pastLength, seqLen);
     if (io.positionIds) feeds[io.positionIds.name] = intTensor(io.positionIds.type, positions, [B, seqLen]);
     if (io.numLogitsToKeep) feeds[io.numLogitsToKeep.name] = intTensor(io.numLogitsToKeep.type, [keepLogits], []);
     if (io.useCacheBranch) feeds[io.useCacheBranch] = new ort.Tensor("bool", [this.pastLength > 0], [1]);
-    for (const [name, t] of this.past) feeds[name] = t;
 
     let out: ort.InferenceSession.OnnxValueMapType;
     try {
@@ -260,16 +252,13 @@ export class Sequence {
     } catch (err) {
       throw new RuntimeFailure(`onnxruntime failed at position ${this.pastLength}: ${String((err as Error).message ?? err).split("\n")[0]}`);
     }
-    for (const slot of io.cache) {
-      this.past.set(slot.pastKey, out[slot.presentKey] as ort.Tensor);
-      this.past.set(slot.pastValue, out[slot.presentValue] as ort.Tensor);
-    }
+    this.kv.store(out, B, this.pastLength, seqLen);
     this.pastLength = total;
     return out;
   }
 
   /** Cuts the batched outputs into per-row last-position logits and score rows. */
-  private split(out: ort.InferenceSession.OnnxValueMapType, B: number): StepOutput[] {
+  private split(out: ort.InferenceSession.OnnxValueMapType, B: number, filled: number, slots: number): StepOutput[] {
     const logitsT = out[this.io.logits.name] as ort.Tensor;
     const V = logitsT.dims[2];
     const S = logitsT.dims[1];
@@ -285,13 +274,29 @@ export class Sequence {
         layerScores = scores.map((t) => {
           const [, H, , K] = t.dims;
           const data = (t.data as Float32Array).subarray(b * H * K, (b + 1) * H * K);
-          return { heads: H, kvLen: K, data };
+          return slots > filled ? withoutEmptySlots(data, H, K, filled, slots) : { heads: H, kvLen: K, data };
         });
       }
       rows.push({ logits, scores: layerScores });
     }
     return rows;
   }
+
+}
+
+/**
+ * A score row [heads, K] of a slot-cache run, with its empty slots (positions filled..slots, masked)
+ * left out: what a concatenating cache would have given, so metrics, traces and reports see the same
+ * positions either way.
+ */
+function withoutEmptySlots(data: Float32Array, H: number, K: number, filled: number, slots: number): LayerScores {
+  const kvLen = K - (slots - filled);
+  const out = new Float32Array(H * kvLen);
+  for (let h = 0; h < H; h++) {
+    out.set(data.subarray(h * K, h * K + filled), h * kvLen);
+    out.set(data.subarray(h * K + slots, (h + 1) * K), h * kvLen + filled);
+  }
+  return { heads: H, kvLen, data: out };
 }
 
 /** Thrown when the next position would exceed the model's context length. */

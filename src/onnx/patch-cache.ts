@@ -39,7 +39,9 @@ export interface EnsureOptions {
   onProgress?: (message: string) => void;
 }
 
-const SIDECAR_VERSION = 1;
+// 2: copies also carry new_kv.* outputs (the cache layout of src/model/kv-store.ts); version-1
+// copies are rebuilt.
+const SIDECAR_VERSION = 2;
 
 interface Sidecar {
   version: number;
@@ -300,7 +302,7 @@ export async function ensureTappedModel(onnxPath: string, opts: EnsureOptions = 
 
   // 3. Build.
   const scan = await scanModel(absPath);
-  const plan = await planTaps(scan);
+  const plan = await planTaps(scan, { cache: true });
   if (plan.report.source === "none" || plan.alreadyTapped) return { path: onnxPath, report: plan.report, reused: false };
   opts.onProgress?.(`adding attention taps to ${path.basename(absPath)} (${plan.report.layers} layers)…`);
 

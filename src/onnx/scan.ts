@@ -35,6 +35,8 @@ export interface ValueInfoSummary {
   elemType: number | null;
   /** Dimensions (number, symbolic name, or null when unknown); null when no shape is given. */
   dims: (number | string | null)[] | null;
+  /** File offset of the field's tag (graph inputs and outputs). */
+  start?: number;
 }
 
 export interface AttrSummary {
@@ -174,10 +176,10 @@ class Scanner {
           await this.sparseTensor(f.valueStart, f.end);
           break;
         case 11:
-          g.inputs.push(valueInfo(await this.small(f)));
+          g.inputs.push({ ...valueInfo(await this.small(f)), start: f.start });
           break;
         case 12:
-          g.outputs.push(valueInfo(await this.small(f)));
+          g.outputs.push({ ...valueInfo(await this.small(f)), start: f.start });
           break;
         case 13:
           g.valueInfoCount++;

@@ -22,6 +22,8 @@ import { Decoder, Encoder, FileReader, WIRE_LEN, asModelError } from "./protobuf
 import {
   ATTR,
   ELEM,
+  type GraphSummary,
+  type ValueInfoSummary,
   attentionCensus,
   defaultOpset,
   fusedKind,
@@ -40,6 +42,12 @@ export interface TapReport {
   outputs: string[];
   /** What was done, or why nothing could be. One line. */
   note: string;
+  /**
+   * "new": the copy's present.* outputs became internal values and new_kv.* outputs (each layer's
+   * new positions only) were added, so the caller keeps the cache (src/model/kv-store.ts);
+   * "present" (or absent, in older sidecars): the cache outputs are the export's own.
+   */
+  cacheOutput?: "present" | "new";
 }
 
 export const SCORE_OUTPUT = /^attn_scores\.(\d+)$/;
@@ -63,8 +71,17 @@ function none(note: string): TapPlan {
   return { report: { source: "none", layers: 0, outputs: [], note }, alreadyTapped: false, replacements: [], appended: new Uint8Array(0) };
 }
 
+export interface TapOptions {
+  /**
+   * Also add new_kv.* outputs and make present.* internal where the graph allows (see cacheRewrite),
+   * for the slot cache of src/model/kv-store.ts. Off by default: the copy then keeps every original
+   * output unchanged.
+   */
+  cache?: boolean;
+}
+
 /** Decides what to tap. Reads the fused attention nodes' bytes (small) from the file; nothing else. */
-export async function planTaps(scan: ModelScan): Promise<TapPlan> {
+export async function planTaps(scan: ModelScan, options: TapOptions = {}): Promise<TapPlan> {
   const g = scan.graph;
   const existing = g.outputs.map((o) => o.name).filter((n) => SCORE_OUTPUT.test(n));
   if (existing.length > 0) {
@@ -128,15 +145,17 @@ export async function planTaps(scan: ModelScan): Promise<TapPlan> {
   if (census.softmax.length > 0) {
     const b = new TapBuilder(opset, names);
     for (const [layer, n] of census.softmax.entries()) b.tap(layer, n.inputs[0], shape.dims(null));
+    const cache = options.cache ? await cacheRewrite(scan, b) : null;
     return {
       report: {
         source: "taps",
         layers: census.softmax.length,
         outputs: b.outputs,
-        note: `${census.softmax.length} attention Softmax input(s) tapped (last query row, float32)`,
+        note: `${census.softmax.length} attention Softmax input(s) tapped (last query row, float32)${cache ? CACHE_NOTE : ""}`,
+        cacheOutput: cache ? "new" : "present",
       },
       alreadyTapped: false,
-      replacements: [],
+      replacements: cache ?? [],
       appended: b.finish(),
     };
   }
@@ -150,6 +169,59 @@ export async function planTaps(scan: ModelScan): Promise<TapPlan> {
   if (census.softmaxTotal > 0) return none(`${census.softmaxTotal} Softmax node(s) found but none feeds a MatMul; no attention to tap`);
   return none("no Softmax found and no fused attention op; no attention to tap");
 }
+
+export const NEW_KV_OUTPUT = /^new_kv\.(\d+)\.(key|value)$/;
+const PRESENT_OUTPUT = /^present\.(\d+)\.(key|value)$/;
+/** The tags of a GraphProto `output` (field 12) and `value_info` (field 13) entry: one byte each. */
+const OUTPUT_TAG = (12 << 3) | WIRE_LEN;
+const VALUE_INFO_TAG = (13 << 3) | WIRE_LEN;
+
+/**
+ * The new-positions input of each present.* output, when every one of them is
+ * Concat(past_key_values.N.*, new, axis 2) in the main graph and the model takes attention_mask and
+ * position_ids (which place new positions after masked empty slots). Null otherwise: fused attention
+ * ops, merged decoders (If), anything else keeps its present.* outputs.
+ */
+function concatenatedCache(g: GraphSummary): { present: ValueInfoSummary; added: string; name: string }[] | null {
+  const inputs = new Set(g.inputs.map((i) => i.name));
+  if (!inputs.has("attention_mask") || !inputs.has("position_ids")) return null;
+  const producer = new Map<string, NodeSummary>();
+  for (const n of g.nodes) for (const o of n.outputs) producer.set(o, n);
+  const presents = g.outputs.filter((o) => PRESENT_OUTPUT.test(o.name));
+  if (presents.length === 0) return null;
+  const found = [];
+  for (const p of presents) {
+    const [, layer, kind] = PRESENT_OUTPUT.exec(p.name)!;
+    const n = producer.get(p.name);
+    const axis = n?.attrs.find((a) => a.name === "axis")?.i;
+    if (!n || n.opType !== "Concat" || n.domain !== "" || n.inputs.length !== 2) return null;
+    if (n.inputs[0] !== `past_key_values.${layer}.${kind}` || (axis !== 2 && axis !== -2) || p.start === undefined) return null;
+    if (p.dims !== null && p.dims.length !== 4) return null;
+    found.push({ present: p, added: n.inputs[1], name: `new_kv.${layer}.${kind}` });
+  }
+  return found;
+}
+
+/**
+ * Adds new_kv.* outputs to `b` and demotes present.* from graph outputs to value_info entries (one tag
+ * byte each, so the copy keeps its size): onnxruntime then neither allocates nor returns the whole
+ * cache every run. Returns the byte replacements, or null when the graph does not fit (see above).
+ */
+async function cacheRewrite(scan: ModelScan, b: TapBuilder): Promise<TapPlan["replacements"] | null> {
+  const found = concatenatedCache(scan.graph);
+  if (!found) return null;
+  const fh = await open(scan.path, "r");
+  try {
+    const r = new FileReader(fh, scan.size);
+    for (const f of found) if ((await r.bytes(f.present.start!, f.present.start! + 1))[0] !== OUTPUT_TAG) return null;
+  } finally {
+    await fh.close();
+  }
+  for (const f of found) b.expose(f.name, f.added, f.present.elemType, f.present.dims?.map((d, i) => (i === 2 ? "new_kv_len" : d)) ?? null);
+  return found.map((f) => ({ start: f.present.start!, end: f.present.start! + 1, bytes: Uint8Array.of(VALUE_INFO_TAG) }));
+}
+
+const CACHE_NOTE = "; present.* made internal and new_kv.* added (entropix keeps the cache)";
 
 function kind2name(nodes: NodeSummary[]): string {
   return [...new Set(nodes.map(qualifiedOp))].join("/");
@@ -261,6 +333,26 @@ class TapBuilder {
     this.outputs.push(outName);
   }
 
+  /** A graph output `outName` that is a copy (Identity) of the value `value`. */
+  expose(outName: string, value: string, elemType: number | null, dims: (string | number | null)[] | null): void {
+    this.names.take(outName);
+    const nodeName = this.names.take(`/entropix_cache/${outName}/Identity`);
+    this.nodes.message(1, (n) => n.string(1, value).string(2, outName).string(3, nodeName).string(4, "Identity"));
+    this.outs.message(12, (vi) => {
+      vi.string(1, outName);
+      vi.message(2, (tp) =>
+        tp.message(1, (tt) => {
+          if (elemType !== null) tt.int(1, elemType);
+          if (dims) {
+            tt.message(2, (sh) => {
+              for (const d of dims) sh.message(1, (dim) => (typeof d === "number" ? dim.int(1, d) : typeof d === "string" ? dim.string(2, d) : dim));
+            });
+          }
+        }),
+      );
+    });
+  }
+
   finish(): Uint8Array {
     return new Encoder().raw(this.nodes.finish()).raw(this.outs.finish()).finish();
   }
@@ -306,9 +398,9 @@ function reencodeWithScores(field: Uint8Array, fileStart: number, spec: { attr: 
  * returns what was done. When the report says "none", nothing is written.
  * Throws ModelError for files that are not readable ONNX models; nothing is written then either.
  */
-export async function addAttentionTaps(srcPath: string, dstPath: string): Promise<TapReport> {
+export async function addAttentionTaps(srcPath: string, dstPath: string, options: TapOptions = {}): Promise<TapReport> {
   const scan = await scanModel(srcPath);
-  const plan = await planTaps(scan);
+  const plan = await planTaps(scan, options);
   if (plan.report.source === "none") return plan.report;
   try {
     await writePlan(scan, plan, dstPath);
@@ -417,17 +509,20 @@ function segLength(segs: Segment[]): number {
 }
 
 /**
- * The plan as edits of a byte-for-byte copy of the source, when that is possible: no node re-encoded
- * and the graph's new length encodes in as many bytes as the old one. Null otherwise.
+ * The plan as edits of a byte-for-byte copy of the source, when that is possible: every replacement
+ * keeps its length (no node re-encoded) and the graph's new length encodes in as many bytes as the
+ * old one. Null otherwise.
  */
 function inPlaceEdits(scan: ModelScan, plan: TapPlan): { at: number; segs: Segment[] }[] | null {
   if (plan.alreadyTapped) return [];
-  if (plan.replacements.length > 0) return null;
+  if (plan.replacements.some((r) => r.bytes.length !== r.end - r.start)) return null;
   const g = scan.graph;
   const header = new Encoder().tag(7, WIRE_LEN).varint(g.contentEnd - g.contentStart + plan.appended.length).finish();
   if (header.length !== g.contentStart - scan.graphFieldStart) return null;
   return [
     { at: scan.graphFieldStart, segs: [{ bytes: header }] },
+    // Same-length replacements (the tag bytes of demoted outputs) are overwritten where they are.
+    ...plan.replacements.map((r) => ({ at: r.start, segs: [{ bytes: r.bytes }] as Segment[] })),
     { at: g.contentEnd, segs: [{ bytes: plan.appended }, { copy: [g.contentEnd, scan.size] }] },
   ];
 }
