@@ -13,6 +13,7 @@ import { addModelOptions, openModel } from "./model-options.js";
 import { DOCS_HELP } from "./help-text.js";
 import { registerPullCommand } from "./pull-command.js";
 import { registerChatCommand } from "./chat-command.js";
+import { startYoungGc } from "./young-gc.js";
 
 export { DEFAULT_MODEL_DIR } from "./model-options.js";
 /** True while prompts are being read (stdin may never end): Ctrl-C then exits at once. */
@@ -74,6 +75,7 @@ export async function main(argv: string[]): Promise<void> {
     abort.abort();
   });
   const program = buildProgram(streams, abort.signal);
+  startYoungGc();
   try {
     await program.parseAsync(argv);
     if (abort.signal.aborted) process.exitCode = 130;
