@@ -4,7 +4,7 @@
 //   become the next run's past_key_values.*. Every step allocates and copies the whole cache twice
 //   (onnxruntime's output, then onnxruntime-node's copy into a JavaScript buffer), and the buffers
 //   grow by one position each step, which fragments both onnxruntime's arena and the heap: peak
-//   memory at 4,000 tokens was 2.3× that at 200 on the bundled model (issue 13, item 14).
+//   memory at 4,000 tokens was 2.2× that at 200 on the bundled model (issue 13, item 14).
 // - SlotCache: the attention-taps rewrite gives the graph new_kv.* outputs (only the new positions,
 //   see src/onnx/taps.ts). The cache lives in one buffer per input, [rows, kv heads, capacity, head
 //   size], that grows in steps of about 1/8; each run's new positions are copied into the next free
@@ -162,13 +162,6 @@ export class SlotCache implements KvStore {
   ) {
     this.pairs = pairs(io.cache);
     this.half = io.cacheType === "float16";
-  }
-
-  /** Bytes held by the cache buffers (tests and benchmarks). */
-  get bytes(): number {
-    let n = 0;
-    for (const b of this.buffers.values()) n += b.byteLength;
-    return n;
   }
 
   /**
