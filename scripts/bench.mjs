@@ -445,7 +445,7 @@ function renderMarkdown(r) {
   }
 
   L.push("## Peak RSS of a generation run", "");
-  L.push(`One process each, ${r.settings.tokens} tokens from the ${r.settings.promptTokens}-token prompt, ${r.settings.threads} threads; VmHWM at exit, median of ${RSS_RUNS} processes (the spread comes mostly from when V8 collects the KV-cache copies onnxruntime-node returns each step).`, "");
+  L.push(`One process each, ${r.settings.tokens} tokens from the ${r.settings.promptTokens}-token prompt, ${r.settings.threads} threads; VmHWM at exit, median of ${RSS_RUNS} processes (the spread comes mostly from when V8 collects the output copies onnxruntime-node returns each step: for the bare loop and transformers.js the whole KV cache, for entropix the logits and attention row; see README "Long runs").`, "");
   L.push("| Model | Process | Peak RSS | runs |", "|---|---|---:|---:|");
   for (const q of r.rss) L.push(`| ${q.model} | ${q.what} | ${f(q.mb, 0)} MB | ${(q.all ?? [q.mb]).map((v) => f(v, 0)).join(", ")} |`);
   L.push("");
