@@ -3,8 +3,8 @@
 // Every token, onnxruntime-node copies the logits and the attention row into new JavaScript buffers.
 // V8 frees such buffers only when a collection runs, and with little else allocated on its heap it
 // waits until tens of MB of them have piled up: over a 4,000-token run on the bundled model that was
-// ~20 MB of the process's peak (README "Long runs": ×1.43 → ×1.30–1.33 with this, at the same speed).
-// A scavenge of a heap this small takes well under a millisecond. The CLI owns its process, so it may
+// about 20 MB of the process's peak (README "Long runs": ×1.43 → ×1.29–1.30 with this, at the same speed).
+// The collections are cheap: the long runs decoded at the same speed with them. The CLI owns its process, so it may
 // ask V8 for the `gc` function; the library leaves the heap to its caller.
 import v8 from "node:v8";
 import vm from "node:vm";

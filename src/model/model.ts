@@ -89,8 +89,8 @@ async function createSession(file: string, threads: number | undefined, shown = 
       graphOptimizationLevel: "all",
       executionMode: "sequential",
       // A memory pattern is planned per set of input shapes; with the slot cache's shapes that stay
-      // put between regrowths, planning per allocation kept peak memory ~20 MB lower at 4,000
-      // tokens on the bundled model at the same speed (README "Long runs").
+      // put between regrowths, planning per allocation gave a lower peak at 4,000 tokens on the
+      // bundled model at the same speed when this was measured (README "Long runs").
       ...(slotCache ? { enableMemPattern: false } : {}),
       interOpNumThreads: 1,
       ...(threads ? { intraOpNumThreads: threads } : {}),

@@ -59,8 +59,6 @@ export class Sequence {
   private nextPosition: number[] = [];
   private pastLength = 0;
   private batch = 0;
-  /** Cache positions the last run fed as past (more than were filled when the slot cache has empty slots). */
-  private lastSlots = 0;
 
   /** The attn_scores.* outputs fetched each run (all 30 of a 30-layer model cost 1.5-4% of a decode step). */
   private readonly scoreOutputs: string[];
@@ -216,7 +214,7 @@ export class Sequence {
     this.checkContext(row.length);
     this.mask[0] = new Array(row.length).fill(1);
     this.nextPosition[0] = row.length;
-    const out = await this.run(row, [...row.keys()], row.length, 0);
+    const { out } = await this.run(row, [...row.keys()], row.length, 0);
     const t = out[this.io.logits.name] as ort.Tensor;
     const vocab = t.dims[2];
     const raw = t.data as Float32Array | Uint16Array;
@@ -225,18 +223,21 @@ export class Sequence {
   }
 
   private async forward(ids: number[], positions: number[], seqLen: number): Promise<StepOutput[]> {
-    const filled = this.pastLength;
-    const out = await this.run(ids, positions, seqLen, 1);
-    return this.split(out, this.batch, filled, this.lastSlots);
+    const { out, filled, slots } = await this.run(ids, positions, seqLen, 1);
+    return this.split(out, this.batch, filled, slots);
   }
 
-  /** One session run; `keepLogits` feeds num_logits_to_keep where the model has it (0 = all positions). */
-  private async run(ids: number[], positions: number[], seqLen: number, keepLogits: number): Promise<ort.InferenceSession.OnnxValueMapType> {
+  /**
+   * One session run; `keepLogits` feeds num_logits_to_keep where the model has it (0 = all positions).
+   * Returns the outputs, the positions cached before it (`filled`) and the past positions it fed
+   * (`slots`: more than `filled` when the slot cache has empty slots).
+   */
+  private async run(ids: number[], positions: number[], seqLen: number, keepLogits: number): Promise<{ out: ort.InferenceSession.OnnxValueMapType; filled: number; slots: number }> {
     const io = this.io;
     const B = this.batch;
     const total = this.pastLength + seqLen;
-    const slots = this.kv.prepare(B, this.pastLength, seqLen);
-    this.lastSlots = slots;
+    const filled = this.pastLength;
+    const slots = this.kv.prepare(B, filled, seqLen);
     const feeds: Record<string, ort.Tensor> = {
       [io.inputIds.name]: intTensor(io.inputIds.type, ids, [B, seqLen]),
       ...this.kv.feeds(B, slots),
@@ -252,9 +253,9 @@ export class Sequence {
     } catch (err) {
       throw new RuntimeFailure(`onnxruntime failed at position ${this.pastLength}: ${String((err as Error).message ?? err).split("\n")[0]}`);
     }
-    this.kv.store(out, B, this.pastLength, seqLen);
+    this.kv.store(out, B, filled, seqLen);
     this.pastLength = total;
-    return out;
+    return { out, filled, slots };
   }
 
   /** Cuts the batched outputs into per-row last-position logits and score rows. */
@@ -281,7 +282,6 @@ export class Sequence {
     }
     return rows;
   }
-
 }
 
 /**

@@ -35,7 +35,7 @@ export interface ValueInfoSummary {
   elemType: number | null;
   /** Dimensions (number, symbolic name, or null when unknown); null when no shape is given. */
   dims: (number | string | null)[] | null;
-  /** File offset of the field's tag (graph inputs and outputs). */
+  /** File offset of the field's tag (graph outputs, which the cache rewrite demotes in place). */
   start?: number;
 }
 
@@ -176,7 +176,7 @@ class Scanner {
           await this.sparseTensor(f.valueStart, f.end);
           break;
         case 11:
-          g.inputs.push({ ...valueInfo(await this.small(f)), start: f.start });
+          g.inputs.push(valueInfo(await this.small(f)));
           break;
         case 12:
           g.outputs.push({ ...valueInfo(await this.small(f)), start: f.start });

@@ -170,7 +170,6 @@ export async function planTaps(scan: ModelScan, options: TapOptions = {}): Promi
   return none("no Softmax found and no fused attention op; no attention to tap");
 }
 
-export const NEW_KV_OUTPUT = /^new_kv\.(\d+)\.(key|value)$/;
 const PRESENT_OUTPUT = /^present\.(\d+)\.(key|value)$/;
 /** The tags of a GraphProto `output` (field 12) and `value_info` (field 13) entry: one byte each. */
 const OUTPUT_TAG = (12 << 3) | WIRE_LEN;
@@ -319,17 +318,7 @@ class TapBuilder {
       if (this.opset >= 6 || this.opset === 0) n.message(5, (a) => a.string(1, "to").int(20, ATTR.INT).int(3, ELEM.FLOAT));
       else n.message(5, (a) => a.string(1, "to").int(20, ATTR.STRING).string(4, "FLOAT"));
     });
-    this.outs.message(12, (vi) => {
-      vi.string(1, outName);
-      vi.message(2, (tp) =>
-        tp.message(1, (tt) => {
-          tt.int(1, ELEM.FLOAT);
-          tt.message(2, (sh) => {
-            for (const d of dims) sh.message(1, (dim) => (typeof d === "number" ? dim.int(1, d) : dim.string(2, d)));
-          });
-        }),
-      );
-    });
+    this.output(outName, ELEM.FLOAT, dims);
     this.outputs.push(outName);
   }
 
@@ -338,8 +327,13 @@ class TapBuilder {
     this.names.take(outName);
     const nodeName = this.names.take(`/entropix_cache/${outName}/Identity`);
     this.nodes.message(1, (n) => n.string(1, value).string(2, outName).string(3, nodeName).string(4, "Identity"));
+    this.output(outName, elemType, dims);
+  }
+
+  /** A graph output entry (ValueInfoProto): tensor type and shape; a null dimension stays unnamed. */
+  private output(name: string, elemType: number | null, dims: (string | number | null)[] | null): void {
     this.outs.message(12, (vi) => {
-      vi.string(1, outName);
+      vi.string(1, name);
       vi.message(2, (tp) =>
         tp.message(1, (tt) => {
           if (elemType !== null) tt.int(1, elemType);
